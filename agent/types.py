@@ -26,6 +26,7 @@ class ToolCallRecord(BaseModel):
     observation: str
     seconds: float
     cache_hit: bool = False
+    nested_cache_hits: int = 0
     frames_decoded: int = 0
     model_frames: dict[str, int] = Field(default_factory=dict)
 
@@ -99,7 +100,7 @@ class Trace(BaseModel):
                 t.tool_calls += 1
                 t.invalid_tool_calls += call.status == "retry"
                 t.tool_errors += call.status == "error"
-                t.cache_hits += call.cache_hit
+                t.cache_hits += call.cache_hit + call.nested_cache_hits
                 for model, n in call.model_frames.items():
                     t.model_frames[model] = t.model_frames.get(model, 0) + n
         self.totals = t

@@ -131,6 +131,7 @@ class ToolResult(BaseModel):
     evidence: list[Evidence] = Field(default_factory=list)
     backend: str = ""
     cache_hit: bool = False
+    nested_cache_hits: int = Field(default=0, description="cache hits of tools this call called in turn")
     seconds: float = 0.0
     frames_decoded: int = 0
     model_frames: dict[str, int] = Field(default_factory=dict, description="frames run through each model")

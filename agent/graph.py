@@ -1,0 +1,196 @@
+"""The agent loop as a LangGraph state graph: ``plan -> act -> plan -> ... -> answer``.
+
+Graph state carries only what steers the loop (small, planner-facing objects). Run-constant
+dependencies (planner, tool runner, budgets) and bookkeeping (the trace, full tool results
+with their arrays) live in ``RunContext``, passed as LangGraph's run context.
+"""
+
+from __future__ import annotations
+
+import operator
+import time
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Callable, Literal, TypedDict
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent.types import ToolCallRecord, Trace, TraceStep
+from planners.base import CallTools, FinalAnswer, HistoryStep, ImagePart, Planner, PlannerError, PlannerInput
+from tools.runner import ToolRunner
+from tools.types import Observation, ToolCall, ToolResult, ToolSpec, VideoMeta
+
+RAW_LIMIT = 4000
+
+
+class Budgets(BaseModel):
+    """Limits of one question. ``max_steps`` counts planner turns (validation retries and the
+    forced answer turn are extra); ``max_seconds`` is wall time for the whole question."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_steps: int = Field(default=8, ge=1)
+    max_tool_calls: int = Field(default=16, ge=0)
+    max_seconds: float = Field(default=600.0, gt=0)
+
+
+class AgentState(TypedDict, total=False):
+    history: Annotated[list[HistoryStep], operator.add]
+    pending: CallTools | None
+    feedback: str | None
+    rejected: bool
+    forced: bool
+    turns: int
+    tool_calls_used: int
+    final: FinalAnswer | None
+    status: str | None
+    error: str | None
+
+
+ProgressFn = Callable[[str], None]
+
+
+@dataclass
+class RunContext:
+    """Everything constant for one question, plus the run's bookkeeping."""
+
+    planner: Planner
+    runner: ToolRunner
+    meta: VideoMeta
+    question: str
+    options: tuple[str, ...] | None
+    tool_specs: tuple[ToolSpec, ...]
+    budgets: Budgets
+    deadline: float
+    trace: Trace
+    images: Callable[[int, tuple[HistoryStep, ...]], tuple[ImagePart, ...]] = lambda turn, history: ()
+    progress: ProgressFn = lambda message: None
+    results: dict[str, ToolResult] = field(default_factory=dict)
+
+
+def _exhausted_budget(state: AgentState, ctx: RunContext) -> str | None:
+    if time.monotonic() >= ctx.deadline:
+        return "seconds"
+    if state.get("turns", 0) >= ctx.budgets.max_steps:
+        return "steps"
+    if state.get("tool_calls_used", 0) >= ctx.budgets.max_tool_calls and state.get("history"):
+        return "tool_calls"
+    return None
+
+
+def plan(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    update: dict[str, Any] = {}
+    forced = state.get("forced", False)
+    retrying = state.get("feedback") is not None
+    if not forced and not retrying:
+        hit = _exhausted_budget(state, ctx)
+        if hit:
+            forced = True
+            ctx.trace.budget_hit = hit
+            update["forced"] = True
+    kind = "forced_answer" if forced else ("retry" if retrying else "plan")
+    history = tuple(state.get("history", ()))
+    request = PlannerInput(
+        question=ctx.question,
+        options=ctx.options,
+        video=ctx.meta,
+        tools=() if forced else ctx.tool_specs,
+        history=history,
+        feedback=state.get("feedback"),
+        must_answer=forced,
+        images=ctx.images(state.get("turns", 0), history),
+    )
+    ctx.progress(f"planning (step {len(ctx.trace.steps) + 1})")
+    step = TraceStep(index=len(ctx.trace.steps), kind=kind, action="invalid")
+    ctx.trace.steps.append(step)
+    try:
+        reply = ctx.planner.plan(request)
+    except PlannerError as exc:
+        step.action, step.error = "planner_error", str(exc)
+        return {**update, "status": "error", "error": str(exc), "pending": None}
+    step.raw = reply.raw[:RAW_LIMIT]
+    step.prompt_tokens = reply.usage.prompt_tokens
+    step.completion_tokens = reply.usage.completion_tokens
+    step.cached_prompt_tokens = reply.usage.cached_prompt_tokens
+    step.planner_seconds = reply.seconds
+    update["turns"] = state.get("turns", 0) + (0 if retrying or forced else 1)
+
+    if reply.action is None:
+        step.error = reply.error
+        if state.get("rejected"):
+            status = "budget_exhausted" if forced else "unparsed"
+            return {**update, "status": status, "error": reply.error, "pending": None, "feedback": None}
+        return {**update, "feedback": reply.error or "the reply could not be parsed", "rejected": True, "pending": None}
+
+    step.thought = reply.action.thought
+    step.action = reply.action.action
+    cleared = {"feedback": None, "rejected": False}
+    if isinstance(reply.action, FinalAnswer):
+        return {**update, **cleared, "final": reply.action, "status": "answered", "pending": None}
+    return {**update, **cleared, "pending": reply.action}
+
+
+def act(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    action: CallTools = state["pending"]
+    left = max(0, ctx.budgets.max_tool_calls - state.get("tool_calls_used", 0))
+    allowed, refused = list(action.calls[:left]), list(action.calls[left:])
+    ctx.progress(f"running {', '.join(c.name for c in allowed) or 'no tools'}")
+    started = time.monotonic()
+    results = ctx.runner.run(allowed, deadline=ctx.deadline)
+    results += [_refused(call) for call in refused]
+    step = ctx.trace.steps[-1]
+    step.tools_seconds = time.monotonic() - started
+    for result in results:
+        ctx.results[result.call_id] = result
+        step.tool_calls.append(_record(result))
+    observations = tuple(Observation.of(r) for r in results)
+    return {
+        "history": [HistoryStep(action=action, observations=observations)],
+        "tool_calls_used": state.get("tool_calls_used", 0) + len(allowed),
+        "pending": None,
+    }
+
+
+def _refused(call: ToolCall) -> ToolResult:
+    return ToolResult(
+        call_id=call.id, name=call.name, args=call.args, status="error",
+        observation="not run: the tool-call budget is exhausted",
+    )
+
+
+def _record(result: ToolResult) -> ToolCallRecord:
+    return ToolCallRecord(
+        call_id=result.call_id,
+        name=result.name,
+        args=result.args,
+        backend=result.backend,
+        status=result.status,
+        observation=result.observation,
+        seconds=result.seconds,
+        cache_hit=result.cache_hit,
+        nested_cache_hits=result.nested_cache_hits,
+        frames_decoded=result.frames_decoded,
+        model_frames=result.model_frames,
+    )
+
+
+def after_plan(state: AgentState) -> Literal["act", "plan", "__end__"]:
+    if state.get("status"):
+        return END
+    if state.get("pending") is not None:
+        return "act"
+    return "plan"  # a rejected reply goes back once with its validation error
+
+
+def build_graph():
+    """Compile the loop. ``draw_mermaid()`` on ``.get_graph()`` gives its picture."""
+    graph = StateGraph(AgentState, context_schema=RunContext)
+    graph.add_node("plan", plan)
+    graph.add_node("act", act)
+    graph.add_edge(START, "plan")
+    graph.add_conditional_edges("plan", after_plan, {"act": "act", "plan": "plan", END: END})
+    graph.add_edge("act", "plan")
+    return graph.compile()
