@@ -1,0 +1,303 @@
+"""The ``vidagent`` command.
+
+Exit codes: 0 success; 2 bad input or usage (one line on stderr, no traceback); 1 internal
+error (traceback only with ``--debug``). Progress goes to stderr; stdout stays clean for --json.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import traceback
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import click
+
+from tools.errors import InputError, MissingExtraError, VidagentError
+
+
+class Exit(Exception):
+    def __init__(self, code: int):
+        self.code = code
+
+
+def _stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+@contextmanager
+def progress_status(enabled: bool) -> Iterator:
+    """A spinner on stderr whose text follows the agent's progress messages."""
+    if not enabled or not sys.stderr.isatty():
+        yield lambda message: None
+        return
+    with _stderr_console().status("starting") as status:
+        yield lambda message: status.update(message)
+
+
+def _print_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, indent=2, default=str))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="show tracebacks of internal errors")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Answer natural-language questions about videos with a planner model and vision tools."""
+    ctx.obj = {"debug": debug}
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, stream=sys.stderr)
+
+
+# -- info ----------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("video", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+@click.option("--no-shots", is_flag=True, help="skip shot detection")
+@click.option("--cache-dir", type=click.Path(path_type=Path), default=None)
+def info(video: Path, as_json: bool, no_shots: bool, cache_dir: Path | None) -> None:
+    """Print a video's metadata and its shot boundaries."""
+    from tools.registry import default_registry
+    from tools.runner import ToolRunner
+    from tools.types import ToolCall
+    from tools.video import VideoReader
+
+    with VideoReader.open(video) as reader:
+        meta = reader.meta
+        shots = None
+        if not no_shots:
+            runner = ToolRunner(default_registry().toolset("core"), reader, cache=_cache(cache_dir))
+            with progress_status(not as_json) as progress:
+                progress("detecting shots")
+                result = runner.run([ToolCall(name="detect_shots", args={})])[0]
+            if result.status != "ok":
+                raise VidagentError(f"shot detection failed: {result.observation}")
+            shots = result.data
+    if as_json:
+        out = meta.model_dump()
+        if shots is not None:
+            out["cut_times_s"] = shots.cut_times_s
+            out["shots"] = [s.model_dump() for s in shots.shots]
+        _print_json(out)
+        return
+    for key, value in meta.model_dump().items():
+        click.echo(f"{key:>10}: {value}")
+    if shots is not None:
+        cuts = ", ".join(f"{t:.2f}" for t in shots.cut_times_s) or "none"
+        click.echo(f"{'cuts (s)':>10}: {cuts}")
+        click.echo(f"{'shots':>10}: {len(shots.shots)}")
+        for s in shots.shots:
+            click.echo(f"{'':>10}  #{s.index}: {s.start_s:.2f}-{s.end_s:.2f} s (frames {s.start_frame}-{s.end_frame})")
+
+
+def _cache(cache_dir: Path | None, enabled: bool = True):
+    from tools.cache import ResultCache
+
+    if not enabled:
+        return None
+    return ResultCache(Path(cache_dir) / "results.sqlite") if cache_dir else ResultCache.default()
+
+
+# -- tools ---------------------------------------------------------------------------------
+
+
+@cli.group()
+def tools() -> None:
+    """Inspect the registered tools."""
+
+
+@tools.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--profile", default=None, help="only the tools this profile uses (core, lite, full)")
+def tools_list(as_json: bool, profile: str | None) -> None:
+    """List tools with their descriptions and argument schemas."""
+    from tools.registry import default_registry
+
+    registry = default_registry()
+    rows = []
+    if profile:
+        for name, backend in sorted(registry.toolset(profile).backends.items()):
+            rows.append({**backend.spec().model_dump(), "backends": [backend.backend], "profiles": sorted(backend.profiles)})
+    else:
+        for name in registry.names():
+            backends = registry.backends(name)
+            spec = backends[0].spec().model_dump()
+            profiles = sorted({p for b in backends for p in b.profiles})
+            rows.append({**spec, "backends": [b.backend for b in backends], "profiles": profiles})
+    if as_json:
+        _print_json(rows)
+        return
+    for row in rows:
+        click.echo(f"{row['name']}  [{', '.join(row['profiles'])}]  backends: {', '.join(row['backends'])}")
+        click.echo("    " + row["description"].splitlines()[0])
+        props = row["parameters"].get("properties", {})
+        for arg, schema in props.items():
+            click.echo(f"    - {arg}: {schema.get('description', schema.get('type', ''))}")
+
+
+# -- ask -----------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("video", type=click.Path(path_type=Path))
+@click.argument("question")
+@click.option("--option", "options", multiple=True, help="a choice (repeat for multiple choice)")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None, help="TOML config / pipeline file")
+@click.option("--base-url", default=None, help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1")
+@click.option("--model", default=None, help="model name the endpoint serves")
+@click.option("--api-key-env", default=None, help="environment variable holding the API key")
+@click.option("--dialect", type=click.Choice(["vllm", "llamacpp", "openai"]), default=None)
+@click.option("--mode", type=click.Choice(["json", "tools"]), default=None)
+@click.option("--script", type=click.Path(path_type=Path), default=None, help="JSON list of actions (scripted planner)")
+@click.option("--profile", default=None, help="tool profile: core, lite or full")
+@click.option("--max-steps", type=int, default=None)
+@click.option("--max-tool-calls", type=int, default=None)
+@click.option("--max-seconds", type=float, default=None)
+@click.option("--trace", "trace_path", type=click.Path(path_type=Path), default=None, help="append the trace as JSONL")
+@click.option("--cache-dir", type=click.Path(path_type=Path), default=None)
+@click.option("--no-cache", is_flag=True)
+def ask(video: Path, question: str, options: tuple[str, ...], as_json: bool, config_path, base_url, model,
+        api_key_env, dialect, mode, script, profile, max_steps, max_tool_calls, max_seconds, trace_path,
+        cache_dir, no_cache) -> None:
+    """Ask QUESTION about VIDEO and print the answer with its evidence."""
+    from agent.config import AgentConfig
+    from agent.runtime import open_planner
+    from agent.video_agent import VideoAgent
+    from tools.video import VideoReader
+
+    planner_overrides = {"base_url": base_url, "model": model, "api_key_env": api_key_env,
+                         "dialect": dialect, "mode": mode}
+    if base_url or script:
+        planner_overrides["kind"] = "openai" if base_url else "scripted"
+    config = AgentConfig.load(config_path, {
+        "": {"script": str(script) if script else None},
+        "planner": planner_overrides,
+        "tools": {"profile": profile},
+        "budgets": {"max_steps": max_steps, "max_tool_calls": max_tool_calls, "max_seconds": max_seconds},
+        "cache": {"dir": str(cache_dir) if cache_dir else None, "enabled": False if no_cache else None},
+    })
+    reader = VideoReader.open(video)  # bad input fails here, before any planner or cache work
+    with reader, open_planner(config) as planner, progress_status(not as_json) as progress:
+        agent = VideoAgent(
+            planner=planner,
+            tools=_toolset(config),
+            tool_names=config.tools.names,
+            cache=_cache(Path(config.cache.dir) if config.cache.dir else None, config.cache.enabled),
+            budgets=config.budgets,
+            tool_timeout_s=config.tools.timeout_s,
+            progress=progress,
+        )
+        answer = agent.ask(reader, question, options=list(options) or None)
+    if trace_path:
+        answer.trace.write_jsonl(trace_path)
+    if as_json:
+        _print_json(answer.to_json_dict())
+    else:
+        _print_answer(answer, options)
+    if answer.status == "error" and answer.trace.steps and answer.trace.steps[-1].action == "planner_error":
+        raise Exit(1)
+
+
+def _toolset(config):
+    from tools.registry import default_registry
+
+    return default_registry().toolset(config.tools.profile, config.tools.backends)
+
+
+def _print_answer(answer, options: tuple[str, ...]) -> None:
+    if answer.status != "answered":
+        click.echo(f"no answer ({answer.status}): {answer.error or ''}".rstrip(": "))
+    else:
+        if answer.choice is not None and options:
+            click.echo(f"answer: ({answer.choice}) {options[answer.choice]}")
+            if answer.text.strip() != options[answer.choice].strip():
+                click.echo(f"        {answer.text}")
+        else:
+            click.echo(f"answer: {answer.text}")
+        if answer.confidence is not None:
+            click.echo(f"confidence: {answer.confidence:.2f}")
+        for e in answer.evidence:
+            box = f" box={tuple(round(v) for v in e.box)}" if e.box else ""
+            click.echo(f"  evidence: {e.time_s:7.2f} s (frame {e.frame_index}){box} {e.note}")
+    t = answer.trace.totals
+    click.echo(
+        f"[{t.steps} steps, {t.tool_calls} tool calls, {t.prompt_tokens}+{t.completion_tokens} tokens, "
+        f"{t.frames_decoded} frames decoded, {t.frames_through_models} through models, "
+        f"{t.cache_hits} cache hits, {t.wall_seconds:.1f} s]",
+        err=True,
+    )
+
+
+# -- cache ---------------------------------------------------------------------------------
+
+
+@cli.group()
+def cache() -> None:
+    """Inspect or clear the result cache."""
+
+
+@cache.command("info")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--cache-dir", type=click.Path(path_type=Path), default=None)
+def cache_info(as_json: bool, cache_dir: Path | None) -> None:
+    """Where the cache is, how big, and what it holds."""
+    info_ = _cache(cache_dir).info()
+    data = info_.model_dump() if hasattr(info_, "model_dump") else dict(info_.__dict__)
+    if as_json:
+        _print_json(data)
+        return
+    for key, value in data.items():
+        click.echo(f"{key}: {value}")
+
+
+@cache.command("clear")
+@click.option("--tool", default=None, help="only this tool's rows")
+@click.option("--cache-dir", type=click.Path(path_type=Path), default=None)
+def cache_clear(tool: str | None, cache_dir: Path | None) -> None:
+    """Delete cached tool results."""
+    removed = _cache(cache_dir).clear(tool=tool)
+    click.echo(f"removed {removed} cached results")
+
+
+# -- entry point ---------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and map errors to exit codes (see module docstring)."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        cli.main(args=args, prog_name="vidagent", standalone_mode=False)
+        return 0
+    except Exit as exc:
+        return exc.code
+    except click.exceptions.Abort:
+        click.echo("vidagent: aborted", err=True)
+        return 130
+    except click.ClickException as exc:  # usage errors
+        click.echo(f"vidagent: {exc.format_message()}", err=True)
+        return 2
+    except (InputError, MissingExtraError) as exc:
+        click.echo(f"vidagent: {exc}", err=True)
+        return 2
+    except VidagentError as exc:
+        click.echo(f"vidagent: {exc}", err=True)
+        if debug:
+            traceback.print_exc()
+        return 1
+    except Exception as exc:  # internal error
+        click.echo(f"vidagent: internal error: {type(exc).__name__}: {exc}" + ("" if debug else " (run with --debug for the traceback)"), err=True)
+        if debug:
+            traceback.print_exc()
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

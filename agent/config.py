@@ -1,0 +1,90 @@
+"""Run configuration: one TOML file (also an evaluation pipeline) plus command-line overrides.
+
+Example ``vidagent.toml``::
+
+    [planner]
+    kind = "openai"
+    base_url = "http://127.0.0.1:8000/v1"
+    model = "Qwen/Qwen2.5-VL-7B-Instruct"
+    api_key_env = "VLLM_API_KEY"
+    dialect = "vllm"
+    mode = "json"
+
+    [tools]
+    profile = "lite"
+    timeout_s = 120
+
+    [budgets]
+    max_steps = 8
+    max_tool_calls = 16
+    max_seconds = 600
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agent.graph import Budgets
+from planners.config import PlannerConfig
+from tools.errors import ConfigError
+
+
+class ToolsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    profile: str = "core"
+    names: list[str] | None = Field(default=None, description="limit the planner to these tools")
+    backends: dict[str, str] = Field(default_factory=dict, description="tool name -> backend name overrides")
+    timeout_s: float = Field(default=120.0, gt=0)
+
+
+class CacheConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    dir: str | None = Field(default=None, description="directory of results.sqlite; default: user cache dir")
+
+
+class AgentConfig(BaseModel):
+    """Everything that defines a pipeline: planner, tools, budgets, cache."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    planner: PlannerConfig = Field(default_factory=PlannerConfig)
+    script: str | None = Field(default=None, description="JSON file of actions for the scripted planner")
+    tools: ToolsConfig = Field(default_factory=ToolsConfig)
+    budgets: Budgets = Field(default_factory=Budgets)
+    cache: CacheConfig = Field(default_factory=CacheConfig)
+
+    @classmethod
+    def load(cls, path: str | Path | None, overrides: dict[str, dict[str, Any]] | None = None) -> "AgentConfig":
+        """Read ``path`` (TOML) if given, then apply ``overrides`` (section -> key -> value;
+        None values are ignored). Errors name the file and the offending key in one line."""
+        data: dict[str, Any] = {}
+        if path is not None:
+            p = Path(path)
+            if not p.is_file():
+                raise ConfigError(f"config file not found: {p}")
+            try:
+                data = tomllib.loads(p.read_text(encoding="utf-8"))
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f"{p}: not valid TOML ({exc})") from exc
+        for section, values in (overrides or {}).items():
+            values = {k: v for k, v in values.items() if v is not None}
+            if not values:
+                continue
+            if section == "":
+                data.update(values)
+            else:
+                data[section] = {**data.get(section, {}), **values}
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            where = f"{path}: " if path else ""
+            err = exc.errors()[0]
+            loc = ".".join(str(x) for x in err["loc"])
+            raise ConfigError(f"{where}invalid config at {loc}: {err['msg']}") from exc
