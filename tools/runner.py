@@ -63,9 +63,12 @@ class ToolRunner:
             if worker.is_alive() or results[i] is None:
                 ctx.cancel.set()
                 limit = self._limit(call)
-                results[i] = self._result(
-                    call, ctx, "error", f"{call.name} timed out after {limit:.0f} s and was abandoned", seconds=limit
+                why = (
+                    f"timed out after {limit:g} s and was abandoned"
+                    if ctx.deadline < deadline
+                    else "was stopped: the question's time budget ran out"
                 )
+                results[i] = self._result(call, ctx, "error", f"{call.name} {why}", seconds=limit)
         return results  # type: ignore[return-value]
 
     def run_nested(self, name: str, args: dict[str, Any], parent: ToolContext) -> ToolResult:

@@ -1,0 +1,165 @@
+"""The agent end to end with scripted planners, on real footage and generated videos."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from agent import Budgets, VideoAgent
+from planners.base import PlannerInput
+from planners.scripted import FunctionPlanner, ScriptedPlanner
+from tests.videos import make_video
+from tools.cache import ResultCache
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+
+
+def shots_then_answer(answer="There are 6 shots.", **extra):
+    return [
+        {"action": "call_tools", "thought": "find the cuts", "calls": [{"name": "detect_shots", "args": {}}]},
+        {"action": "answer", "answer": answer, **extra},
+    ]
+
+
+@pytest.fixture
+def cache(tmp_path):
+    return ResultCache(tmp_path / "results.sqlite")
+
+
+def test_scripted_run_on_real_footage(bikes_mp4, cache):
+    agent = VideoAgent(planner=ScriptedPlanner(shots_then_answer()), tools="core", cache=cache)
+    answer = agent.ask(bikes_mp4, "How many shots does the clip have?")
+    assert answer.status == "answered" and answer.text == "There are 6 shots."
+    trace = answer.trace
+    assert [s.action for s in trace.steps] == ["call_tools", "answer"]
+    (call,) = trace.steps[0].tool_calls
+    assert call.name == "detect_shots" and call.status == "ok" and call.frames_decoded > 0
+    # the planner cited nothing, so the answer carries the tool's evidence: the cuts
+    cut_times = [e.time_s for e in answer.evidence]
+    assert len(cut_times) == 5 and all("detect_shots" in e.note for e in answer.evidence)
+    assert trace.totals.steps == 2 and trace.totals.tool_calls == 1 and trace.totals.frames_decoded > 0
+
+
+def test_second_question_reuses_the_cache(bikes_mp4, cache):
+    first = VideoAgent(planner=ScriptedPlanner(shots_then_answer()), cache=cache).ask(bikes_mp4, "q1")
+    second = VideoAgent(planner=ScriptedPlanner(shots_then_answer()), cache=cache).ask(bikes_mp4, "q2")
+    assert first.trace.totals.cache_hits == 0 and second.trace.totals.cache_hits == 1
+    assert second.trace.totals.frames_decoded == 0
+    assert second.trace.steps[0].tool_calls[0].observation == first.trace.steps[0].tool_calls[0].observation
+
+
+def test_multiple_choice_names_the_option(bikes_mp4, cache):
+    script = shots_then_answer("six", choice=2, evidence=[{"time_s": 3.0, "note": "second cut"}])
+    answer = VideoAgent(planner=ScriptedPlanner(script), cache=cache).ask(
+        bikes_mp4, "How many shots?", options=["four", "five", "six"]
+    )
+    assert answer.status == "answered" and answer.choice == 2
+    assert answer.evidence[0].frame_index == 75 and answer.evidence[0].note == "second cut"
+
+
+def test_one_rejected_reply_goes_back_with_the_error(bikes_mp4, cache):
+    seen: list[PlannerInput] = []
+    replies = iter(['{"action": "answer"', '{"action": "answer", "answer": "fine"}'])
+
+    def planner(request: PlannerInput):
+        seen.append(request)
+        return next(replies)
+
+    answer = VideoAgent(planner=FunctionPlanner(planner), cache=cache).ask(bikes_mp4, "q")
+    assert answer.status == "answered" and answer.text == "fine"
+    assert seen[0].feedback is None and "not valid JSON" in seen[1].feedback
+    assert [s.kind for s in answer.trace.steps] == ["plan", "retry"]
+
+
+def test_two_rejected_replies_end_unparsed_without_a_guess(bikes_mp4, cache):
+    answer = VideoAgent(planner=ScriptedPlanner(["not json", '{"action": "dance"}']), cache=cache).ask(
+        bikes_mp4, "q", options=["a", "b"]
+    )
+    assert answer.status == "unparsed" and answer.choice is None and answer.text == ""
+    assert "action schema" in answer.error
+
+
+def test_choice_out_of_range_is_rejected(bikes_mp4, cache):
+    script = ['{"action": "answer", "answer": "x", "choice": 5}', '{"action": "answer", "answer": "x", "choice": 1}']
+    answer = VideoAgent(planner=ScriptedPlanner(script), cache=cache).ask(bikes_mp4, "q", options=["a", "b"])
+    assert answer.status == "answered" and answer.choice == 1
+    assert "out of range" in answer.trace.steps[0].error
+
+
+def _always_call_tools(request: PlannerInput):
+    if request.must_answer:
+        return {"action": "answer", "answer": "best effort"}
+    return {"action": "call_tools", "calls": [{"name": "video_info", "args": {}}]}
+
+
+def test_step_budget_gives_one_forced_answer_turn(bikes_mp4, cache):
+    agent = VideoAgent(planner=FunctionPlanner(_always_call_tools), cache=cache, budgets=Budgets(max_steps=3))
+    answer = agent.ask(bikes_mp4, "q")
+    assert answer.status == "answered" and answer.text == "best effort"
+    assert answer.trace.budget_hit == "steps"
+    assert [s.kind for s in answer.trace.steps] == ["plan"] * 3 + ["forced_answer"]
+
+
+def test_budget_exhausted_when_the_forced_turn_does_not_answer(bikes_mp4, cache):
+    def stubborn(request):
+        return {"action": "call_tools", "calls": [{"name": "video_info", "args": {}}]}
+
+    agent = VideoAgent(planner=FunctionPlanner(stubborn), cache=cache, budgets=Budgets(max_steps=2))
+    answer = agent.ask(bikes_mp4, "q")
+    assert answer.status == "budget_exhausted" and answer.text == ""
+    kinds = [s.kind for s in answer.trace.steps]
+    assert kinds == ["plan", "plan", "forced_answer", "forced_answer"]  # forced turn + its one retry
+
+
+def test_tool_call_budget_refuses_extra_calls(bikes_mp4, cache):
+    calls = [{"name": "video_info", "args": {}}] * 3
+    script = [{"action": "call_tools", "calls": calls}, {"action": "answer", "answer": "done"}]
+    answer = VideoAgent(planner=ScriptedPlanner(script), cache=cache, budgets=Budgets(max_tool_calls=2)).ask(bikes_mp4, "q")
+    statuses = [c.status for c in answer.trace.steps[0].tool_calls]
+    assert statuses == ["ok", "ok", "error"]
+    assert "budget" in answer.trace.steps[0].tool_calls[2].observation
+
+
+def test_bad_arguments_come_back_as_retry_observations(bikes_mp4, cache):
+    seen = []
+
+    def planner(request):
+        seen.append(request)
+        if not request.history:
+            return {"action": "call_tools", "calls": [{"name": "detect_shots", "args": {"span": {"start_s": 5, "end_s": 1}}}]}
+        return {"action": "answer", "answer": "gave up"}
+
+    answer = VideoAgent(planner=FunctionPlanner(planner), cache=cache).ask(bikes_mp4, "q")
+    obs = seen[1].history[0].observations[0]
+    assert obs.status == "retry" and "end_s" in obs.text
+    assert answer.trace.totals.invalid_tool_calls == 1
+
+
+def test_planner_that_raises_gives_status_error(bikes_mp4, cache):
+    answer = VideoAgent(planner=ScriptedPlanner([]), cache=cache).ask(bikes_mp4, "q")
+    assert answer.status == "error" and answer.trace.steps[-1].action == "planner_error"
+
+
+def test_synthetic_video_cuts_are_found(tmp_path, cache):
+    video = make_video(tmp_path / "cuts.mp4", n_frames=72, fps=24, cuts=(24, 48))
+    answer = VideoAgent(planner=ScriptedPlanner(shots_then_answer("3 shots")), cache=cache).ask(video, "shots?")
+    assert [round(e.time_s, 2) for e in answer.evidence] == [1.0, 2.0]
+
+
+def test_trace_jsonl(bikes_mp4, cache, tmp_path):
+    answer = VideoAgent(planner=ScriptedPlanner(shots_then_answer()), cache=cache).ask(bikes_mp4, "q")
+    path = tmp_path / "trace.jsonl"
+    answer.trace.write_jsonl(path)
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [r["type"] for r in rows] == ["step", "step", "totals"]
+    assert rows[0]["tool_calls"][0]["name"] == "detect_shots" and rows[2]["tool_calls"] == 1
+
+
+def test_graph_drawing_matches_snapshot(cache):
+    drawing = VideoAgent(planner=ScriptedPlanner([]), cache=cache).draw_mermaid()
+    path = SNAPSHOTS / "graph.mmd"
+    if os.environ.get("VIDAGENT_UPDATE_SNAPSHOTS") == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(drawing)
+    assert drawing == path.read_text(), "the agent graph changed: review, then rerun with VIDAGENT_UPDATE_SNAPSHOTS=1"
