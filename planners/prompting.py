@@ -1,0 +1,274 @@
+"""Render a PlannerInput into chat messages, from the templates in ``planners/prompts``.
+
+Rendering is deterministic and append-only: the messages for a history of n steps are a prefix
+of those for n+1 steps, so a server's prompt cache reuses everything up to the newest turn.
+Only the turn-specific notes (a rejected reply's feedback, the forced-answer instruction) are
+added at the end, and they are merged into the last user turn when there is one, because some
+chat templates reject two user turns in a row. Frames go in the first user turn: pass the same
+frames every step to keep the prefix stable.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import io
+import json
+import re
+from importlib import resources
+from pathlib import Path
+from string import Template
+from typing import Literal
+
+from planners.base import CallTools, FinalAnswer, HistoryStep, ImagePart, PlannerInput
+from planners.config import VisionLimits
+from tools.errors import ConfigError
+from tools.types import Evidence, Observation
+
+#: Evidence lines shown per observation; the rest are counted, not listed.
+MAX_EVIDENCE_LINES = 10
+
+SECTIONS = (
+    "system_json",
+    "system_tools",
+    "tool",
+    "question",
+    "options",
+    "open_question",
+    "frames",
+    "frame",
+    "observations",
+    "observation",
+    "feedback",
+    "forced_answer",
+    "final_answer_tool",
+)
+_SECTION_LINE = re.compile(r"^<!-- section: ([a-z_]+) -->$", re.MULTILINE)
+_PROMPT_NAME = re.compile(r"^[a-z0-9_-]+$")
+
+
+class PromptSet:
+    """Named templates (sections) from one prompt file, with the default set filling gaps."""
+
+    def __init__(self, sections: dict[str, Template], source: str):
+        self.sections = sections
+        self.source = source
+
+    def render(self, section: str, **values: object) -> str:
+        try:
+            return self.sections[section].substitute(values)
+        except KeyError as exc:
+            raise ConfigError(f"prompt {self.source}, section {section!r}: unknown variable ${exc.args[0]}") from None
+
+
+@functools.lru_cache(maxsize=16)
+def load_prompts(name_or_path: str) -> PromptSet:
+    """A prompt set by name (``planners/prompts/<name>.md``) or by path to a ``.md`` file."""
+    if _PROMPT_NAME.match(name_or_path):
+        resource = resources.files("planners").joinpath("prompts", f"{name_or_path}.md")
+        if not resource.is_file():
+            known = sorted(p.name[:-3] for p in resources.files("planners").joinpath("prompts").iterdir() if p.name.endswith(".md"))
+            raise ConfigError(f"no prompt set {name_or_path!r}; known: {', '.join(known)} (or give a path to a .md file)")
+        text, source = resource.read_text(encoding="utf-8"), f"{name_or_path}.md"
+    else:
+        path = Path(name_or_path).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"prompt file {path} does not exist")
+        text, source = path.read_text(encoding="utf-8"), str(path)
+    sections = parse_sections(text, source)
+    if name_or_path != "default":
+        sections = {**load_prompts("default").sections, **sections}
+    missing = set(SECTIONS) - set(sections)
+    if missing:
+        raise ConfigError(f"prompt {source} lacks sections: {', '.join(sorted(missing))}")
+    return PromptSet(sections, source)
+
+
+def parse_sections(text: str, source: str) -> dict[str, Template]:
+    """Split a prompt file at its ``<!-- section: NAME -->`` lines (the text before the first is
+    a header for readers). Each section is stripped of surrounding blank lines."""
+    parts = _SECTION_LINE.split(text)
+    sections: dict[str, Template] = {}
+    for name, body in zip(parts[1::2], parts[2::2]):
+        if name not in SECTIONS:
+            raise ConfigError(f"prompt {source}: unknown section {name!r}; known: {', '.join(SECTIONS)}")
+        if name in sections:
+            raise ConfigError(f"prompt {source}: section {name!r} appears twice")
+        sections[name] = Template(body.strip("\n"))
+    return sections
+
+
+# --- messages ----------------------------------------------------------------------------------
+
+
+def render_messages(
+    request: PlannerInput,
+    *,
+    mode: Literal["json", "tools"],
+    prompts: PromptSet,
+    vision: VisionLimits = VisionLimits(),
+) -> list[dict]:
+    """The chat messages for one planner step (OpenAI chat-completions format)."""
+    messages = [
+        {"role": "system", "content": system_prompt(request, mode, prompts)},
+        question_turn(request, prompts, vision),
+    ]
+    for step in request.history:
+        messages.extend(step_messages(step, mode, prompts))
+    tail = _tail_text(request, prompts)
+    if tail:
+        _append_user_text(messages, tail)
+    return messages
+
+
+def system_prompt(request: PlannerInput, mode: str, prompts: PromptSet) -> str:
+    if mode == "tools":
+        return prompts.render("system_tools")
+    tools = "\n\n".join(
+        prompts.render("tool", name=t.name, description=t.description, parameters=_json(t.parameters))
+        for t in request.tools
+    )
+    return prompts.render("system_json", tools=tools)
+
+
+def question_turn(request: PlannerInput, prompts: PromptSet, vision: VisionLimits) -> dict:
+    if request.options:
+        lines = "\n".join(f"{i}. {text}" for i, text in enumerate(request.options))
+        choices = prompts.render("options", options=lines)
+    else:
+        choices = prompts.render("open_question")
+    v = request.video
+    text = prompts.render(
+        "question",
+        question=request.question,
+        choices=choices,
+        duration_s=_num(v.duration_s),
+        fps=_num(v.fps),
+        n_frames=v.n_frames,
+        width=v.width,
+        height=v.height,
+    )
+    images = select_images(request.images, vision.max_images) if vision.enabled else ()
+    if not images:
+        return {"role": "user", "content": text}
+    parts: list[dict] = [{"type": "text", "text": text + "\n\n" + prompts.render("frames")}]
+    for image in images:
+        parts.append({"type": "text", "text": prompts.render("frame", time_s=_num(image.time_s), frame_index=image.frame_index)})
+        parts.append({"type": "image_url", "image_url": {"url": "data:image/jpeg;base64," + fit_image(image, vision.max_image_side)}})
+    return {"role": "user", "content": parts}
+
+
+def step_messages(step: HistoryStep, mode: str, prompts: PromptSet) -> list[dict]:
+    """An earlier step: the assistant's action, then its tool results."""
+    action = step.action
+    results = [observation_text(i, obs, prompts) for i, obs in enumerate(step.observations, start=1)]
+    if mode == "tools" and isinstance(action, CallTools):
+        calls = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": _json(c.args)}}
+            for c in action.calls
+        ]
+        messages = [{"role": "assistant", "content": action.thought, "tool_calls": calls}]
+        messages += [
+            {"role": "tool", "tool_call_id": obs.call_id, "content": text}
+            for obs, text in zip(step.observations, results)
+        ]
+        return messages
+    messages = [{"role": "assistant", "content": action_json(action)}]
+    if isinstance(action, CallTools):
+        body = "\n\n".join(results) or "(no results)"
+        messages.append({"role": "user", "content": prompts.render("observations", results=body)})
+    return messages
+
+
+def action_json(action: CallTools | FinalAnswer) -> str:
+    """An action as the planner is asked to write it in json mode (call ids left out)."""
+    if isinstance(action, CallTools):
+        obj = {
+            "action": action.action,
+            "thought": action.thought,
+            "calls": [{"name": c.name, "args": c.args} for c in action.calls],
+        }
+    else:
+        obj = action.model_dump(mode="json")
+    return _json(obj)
+
+
+def observation_text(index: int, obs: Observation, prompts: PromptSet) -> str:
+    return prompts.render(
+        "observation", index=index, name=obs.name, status=obs.status, text=obs.text, evidence=evidence_lines(obs.evidence)
+    )
+
+
+def evidence_lines(evidence: tuple[Evidence, ...]) -> str:
+    """Evidence as indented lines (empty string when there is none)."""
+    lines = []
+    for ev in evidence[:MAX_EVIDENCE_LINES]:
+        parts = [f"{_num(ev.time_s)} s"]
+        if ev.frame_index is not None:
+            parts.append(f"frame {ev.frame_index}")
+        if ev.box is not None:
+            parts.append("box [" + ", ".join(_num(x) for x in ev.box) + "]")
+        if ev.note:
+            parts.append(ev.note)
+        lines.append("\n  evidence: " + ", ".join(parts))
+    if len(evidence) > MAX_EVIDENCE_LINES:
+        lines.append(f"\n  ... and {len(evidence) - MAX_EVIDENCE_LINES} more evidence items")
+    return "".join(lines)
+
+
+def _tail_text(request: PlannerInput, prompts: PromptSet) -> str:
+    notes = []
+    if request.feedback:
+        notes.append(prompts.render("feedback", feedback=request.feedback))
+    if request.must_answer:
+        notes.append(prompts.render("forced_answer"))
+    return "\n\n".join(notes)
+
+
+def _append_user_text(messages: list[dict], text: str) -> None:
+    last = messages[-1]
+    if last["role"] != "user":
+        messages.append({"role": "user", "content": text})
+    elif isinstance(last["content"], str):
+        messages[-1] = {**last, "content": last["content"] + "\n\n" + text}
+    else:
+        messages[-1] = {**last, "content": [*last["content"], {"type": "text", "text": text}]}
+
+
+# --- frames ------------------------------------------------------------------------------------
+
+
+def select_images(images: tuple[ImagePart, ...], limit: int) -> tuple[ImagePart, ...]:
+    """At most ``limit`` frames, spread evenly over ``images`` (first and last kept)."""
+    n = len(images)
+    if limit <= 0:
+        return ()
+    if n <= limit:
+        return images
+    if limit == 1:
+        return (images[n // 2],)
+    return tuple(images[round(i * (n - 1) / (limit - 1))] for i in range(limit))
+
+
+def fit_image(image: ImagePart, max_side: int) -> str:
+    """The frame's base64 JPEG, re-encoded smaller when its longer side exceeds ``max_side``."""
+    if max(image.width, image.height) <= max_side:
+        return image.jpeg_b64
+    from PIL import Image
+
+    with Image.open(io.BytesIO(base64.b64decode(image.jpeg_b64))) as img:
+        img = img.convert("RGB")
+        img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        out = io.BytesIO()
+        img.save(out, format="JPEG", quality=90)
+    return base64.b64encode(out.getvalue()).decode("ascii")
+
+
+def _json(obj: object) -> str:
+    return json.dumps(obj, ensure_ascii=False)
+
+
+def _num(x: float) -> str:
+    """A number in at most 3 decimals without trailing zeros: 10, 12.5, 0.333."""
+    text = f"{x:.3f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
