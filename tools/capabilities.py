@@ -68,7 +68,7 @@ class DetectionsResult(_Result):
 
 
 class TrackObjectsArgs(DetectObjectsArgs):
-    pass
+    fps: float = Field(default=5.0, gt=0, le=30, description="frames per second to sample (tracking needs >= 3)")
 
 
 class Track(BaseModel):
@@ -109,15 +109,15 @@ class DescribeFramesArgs(_Args):
 # -- derived, model-free over detections and tracks ---------------------------------------
 
 
-class CountObjectsArgs(DetectObjectsArgs):
+class CountObjectsArgs(TrackObjectsArgs):
     pass
 
 
-class ObjectTimelineArgs(DetectObjectsArgs):
+class ObjectTimelineArgs(TrackObjectsArgs):
     pass
 
 
-class MotionDirectionArgs(DetectObjectsArgs):
+class MotionDirectionArgs(TrackObjectsArgs):
     pass
 
 
