@@ -172,6 +172,8 @@ def ask(video: Path, question: str, options: tuple[str, ...], as_json: bool, con
     from agent.video_agent import VideoAgent
     from tools.video import VideoReader
 
+    if not (config_path or base_url or script):
+        raise InputError("no planner configured: pass --base-url URL, --config FILE or --script FILE")
     planner_overrides = {"base_url": base_url, "model": model, "api_key_env": api_key_env,
                          "dialect": dialect, "mode": mode}
     if base_url or script:

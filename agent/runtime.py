@@ -36,6 +36,10 @@ def open_planner(config) -> Iterator[Planner]:
             raise ConfigError("the scripted planner needs a script: pass --script FILE or set script in the config")
         yield build_planner(config.planner, script=load_script(config.script))
         return
-    if kind == "openai" and not config.planner.base_url:
-        raise ConfigError("no planner endpoint: pass --base-url URL (or --config FILE, or --script FILE)")
-    yield build_planner(config.planner)
+    planner = build_planner(config.planner)
+    try:
+        yield planner
+    finally:
+        close = getattr(planner, "close", None)
+        if close is not None:
+            close()

@@ -146,10 +146,10 @@ def _answer_evidence(final: FinalAnswer, results, reader: VideoReader) -> list[E
 def _image_source(planner: Planner, reader: VideoReader):
     """Frames for a vision-capable planner: evenly spaced frames on the first turn, then the
     frames named by the latest observations' evidence. Nothing for a text-only planner."""
-    max_images = int(getattr(planner, "max_images", 0) or 0)
-    max_side = int(getattr(planner, "max_image_side", 512) or 512)
-    if max_images <= 0:
+    limits = getattr(planner, "vision_limits", None)
+    if limits is None or not limits.enabled or limits.max_images <= 0:
         return lambda turn, history: ()
+    max_images, max_side = limits.max_images, limits.max_image_side
 
     def images(turn: int, history: tuple[HistoryStep, ...]) -> tuple[ImagePart, ...]:
         if not history:
