@@ -186,7 +186,7 @@ class CacheInfo:
     newest: float | None = None
 
     def summary(self) -> str:
-        """One line for humans, e.g. ``12 results for 2 videos, 3.4 MB, 95.0 s of compute``."""
+        """One line for humans, e.g. ``12 stored results for 2 videos, 3.4 MB, 95.0 s of compute (path)``."""
         return (
             f"{self.rows} stored results for {self.videos} videos, {self.size_bytes / 1e6:.1f} MB, "
             f"{self.compute_s:.1f} s of compute ({self.path})"

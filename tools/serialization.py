@@ -2,17 +2,19 @@
 
 ``encode_output`` dumps ``output.data`` with ``model_dump(mode="python")`` and walks the
 result: every numpy array (and numpy scalar) moves into an in-memory ``.npz`` archive
-(``np.savez_compressed``) and is replaced in the JSON by a reference such as
-``{"$nd": "a3"}``. ``decode_output`` loads the archive with ``allow_pickle=False``, puts the
-arrays back and rebuilds the payload with ``result_model.model_validate``.
+(``np.savez_compressed``; bool arrays such as masks are bit-packed first) and is replaced
+in the JSON by a reference such as ``{"$nd": "a3"}``. ``decode_output`` loads the archive
+with ``allow_pickle=False``, puts the arrays back and rebuilds the payload with
+``result_model.model_validate``.
 
 What round-trips exactly: array dtypes (including unicode ``<U`` arrays such as
-``Detections.label``), shapes, values and memory order; numpy scalars keep their dtype;
-tuples, dicts with non-string keys and bytes keep their Python type. Any other value
-(datetime, Enum, set, ...) is stored the way pydantic's JSON mode stores it and comes back
-through validation, so it must sit in a typed field. The same holds for nested models and
-``Detections``: pydantic dumps them to dicts, and ``model_validate`` rebuilds them from the
-field's type annotation (under ``Any`` they would come back as plain dicts).
+``Detections.label``), shapes and values, and memory order except for bool arrays; numpy
+scalars keep their dtype; tuples, dicts with non-string keys and bytes keep their Python
+type. Any other value (datetime, Enum, set, ...) is stored the way pydantic's JSON mode
+stores it and comes back through validation, so it must sit in a typed field. The same
+holds for nested models and ``Detections``: pydantic dumps them to dicts, and
+``model_validate`` rebuilds them from the field's type annotation (under ``Any`` they would
+come back as plain dicts).
 
 Object arrays are refused: they cannot be stored without pickle.
 
@@ -31,6 +33,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import math
 from typing import Any
 
 import numpy as np
@@ -47,8 +50,9 @@ FORMAT_VERSION = 1
 # Tags of the JSON objects that stand for non-JSON values. A dict whose keys start with
 # "$" is itself stored under _ITEMS, so user data can never be mistaken for a tag.
 _ARRAY = "$nd"  # numpy array -> name in the archive
+_BITS = "$bits"  # bool array -> [name of its np.packbits bytes, shape]
 _SCALAR = "$np"  # numpy scalar -> name of a 0-d array in the archive
-_DETECTIONS = "$det"  # a Detections instance -> {field: archive name}
+_DETECTIONS = "$det"  # a Detections instance -> {field: encoded array}
 _TUPLE = "$tuple"
 _ITEMS = "$items"  # dict with non-str keys or keys starting with "$" -> [[key, value], ...]
 _BYTES = "$b64"
@@ -132,8 +136,6 @@ class _ArrayStore:
         self.arrays: dict[str, np.ndarray] = {}
 
     def add(self, array: np.ndarray, path: str) -> str:
-        if isinstance(array, np.ma.MaskedArray):
-            raise SerializationError(f"{path}: masked arrays are not supported (store data and mask separately)")
         if array.dtype.hasobject:
             raise SerializationError(f"{path}: arrays of dtype {array.dtype} hold Python objects and need pickle")
         name = f"a{len(self.arrays)}"
@@ -174,11 +176,16 @@ def _encode(value: Any, store: _ArrayStore, path: str) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, np.ndarray):
+        if isinstance(value, np.ma.MaskedArray):
+            raise SerializationError(f"{path}: masked arrays are not supported (store data and mask separately)")
+        if value.dtype == np.bool_ and value.ndim:
+            # Masks: 8 pixels per byte before compression is ~2x smaller and ~4x faster to encode.
+            return {_BITS: [store.add(np.packbits(value, axis=None), path), list(value.shape)]}
         return {_ARRAY: store.add(value, path)}
     if isinstance(value, np.generic):
         return {_SCALAR: store.add(np.asarray(value), path)}
     if isinstance(value, Detections):
-        return {_DETECTIONS: {k: store.add(a, f"{path}.{k}") for k, a in value.to_arrays().items()}}
+        return {_DETECTIONS: {k: _encode(a, store, f"{path}.{k}") for k, a in value.to_arrays().items()}}
     if isinstance(value, list):
         return [_encode(v, store, f"{path}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, tuple):
@@ -209,10 +216,14 @@ def _decode(node: Any, arrays: _ArrayReader) -> Any:
         (tag, inner), = node.items()
         if tag == _ARRAY:
             return arrays.get(inner)
+        if tag == _BITS:
+            name, shape = inner
+            bits = np.unpackbits(arrays.get(name), count=math.prod(shape))
+            return bits.reshape(shape).view(np.bool_)
         if tag == _SCALAR:
             return arrays.get(inner)[()]
         if tag == _DETECTIONS:
-            return Detections.from_arrays({k: arrays.get(name) for k, name in inner.items()})
+            return Detections.from_arrays({k: _decode(v, arrays) for k, v in inner.items()})
         if tag == _TUPLE:
             return tuple(_decode(v, arrays) for v in inner)
         if tag == _ITEMS:

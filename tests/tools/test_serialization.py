@@ -145,6 +145,9 @@ _base = np.arange(24, dtype=np.int32).reshape(4, 6)
         np.array(["", "a", "ünïcödé", "漢字", "🙂"]),
         np.array([b"raw", b"bytes"]),
         np.array([[True, False]]),
+        np.random.default_rng(3).uniform(size=(3, 5, 7)) > 0.5,  # bit-packed; 105 bits is not a whole byte
+        np.zeros((0, 5, 5), dtype=bool),
+        np.array(True),
         np.array([1 + 2j, -0.5j], dtype=np.complex64),
         np.array([np.nan, np.inf, -0.0, 1e-310]),
         np.array(["2024-01-02T03:04", "NaT"], dtype="datetime64[m]"),
@@ -201,6 +204,11 @@ def test_object_arrays_are_refused_with_their_path():
     ))
     with pytest.raises(SerializationError, match=r"data\.anything\.bad.*pickle"):
         encode_output(output, Nested)
+
+
+def test_masked_arrays_are_refused():
+    with pytest.raises(SerializationError, match="masked arrays"):
+        encode_output(ToolOutput(observation="", data=ArrayOnly(array=np.ma.masked_array([1, 2], mask=[0, 1]))), ArrayOnly)
 
 
 def test_decode_refuses_missing_or_mismatched_model():
