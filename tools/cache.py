@@ -89,22 +89,30 @@ class CacheCorruptError(CacheError):
 
 
 class BackendLike(Protocol):
-    """What ``CacheKey.of`` reads from a ``tools.registry.ToolBackend``."""
+    """What ``CacheKey.of`` reads from a ``tools.registry.ToolBackend`` (``backend`` defaults
+    to ``"default"`` and ``result_model`` to None when absent)."""
 
     name: str
     backend: str
     version: str
+    result_model: type[BaseModel] | None
 
 
 @dataclass(frozen=True)
 class CacheKey:
-    """What identifies a stored result. ``args_json`` must be ``canonical_json(args)``."""
+    """What identifies a stored result. ``args_json`` must be ``canonical_json(args)``.
+
+    ``result_model`` is not part of the identity: it is the model the stored ``data`` is
+    rebuilt with, carried along so that ``put`` can check it (``CacheKey.of`` takes it from
+    the backend).
+    """
 
     video_sha256: str
     tool: str
     tool_version: str
     args_json: str
     backend: str = "default"
+    result_model: type[BaseModel] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
         if not _SHA256.match(self.video_sha256):
@@ -122,7 +130,8 @@ class CacheKey:
             tool=backend.name,
             tool_version=str(backend.version),
             args_json=canonical_json(args),
-            backend=backend.backend,
+            backend=getattr(backend, "backend", "default"),
+            result_model=getattr(backend, "result_model", None),
         )
 
     def as_row(self) -> tuple[str, ...]:
@@ -246,12 +255,15 @@ class ResultCache:
         """Store ``output`` under ``key``, replacing any row with the same key.
 
         ``seconds``: how long the tool took to compute ``output`` (what a hit saves).
-        ``result_model``: the tool backend's ``result_model``; required when ``output.data``
-        is set (``SerializationError`` otherwise), so a missing declaration fails here.
+        ``result_model``: the model ``output.data`` is rebuilt with on ``get``; defaults to
+        ``key.result_model`` (the backend's, via ``CacheKey.of``). When ``output.data`` is set
+        and there is no result model, or it is not ``type(output.data)``, this raises
+        ``SerializationError`` and stores nothing, so a missing declaration fails here rather
+        than on every later read.
         """
         if not (math.isfinite(seconds) and seconds >= 0):
             raise ValueError(f"seconds must be a finite number >= 0, got {seconds}")
-        output_json, arrays = encode_output(output, result_model)  # outside the transaction: keep it short
+        output_json, arrays = encode_output(output, result_model or key.result_model)  # outside the transaction: keep it short
         with self._guard():
             self._conn().execute(
                 f"INSERT OR REPLACE INTO results ({', '.join(_KEY_COLUMNS)}, output_json, arrays, compute_s, created_at)"

@@ -37,7 +37,9 @@ class OtherResult(BaseModel):
     count: int
 
 
-def _backend(backend: str = "lite", version: str = "1", name: str = "detect_objects") -> ToolBackend:
+def _backend(
+    backend: str = "lite", version: str = "1", name: str = "detect_objects", result_model=DetectResult
+) -> ToolBackend:
     return ToolBackend(
         name=name,
         description="Find objects.",
@@ -45,7 +47,7 @@ def _backend(backend: str = "lite", version: str = "1", name: str = "detect_obje
         fn=lambda args, ctx: ToolOutput(observation=""),
         backend=backend,
         version=version,
-        result_model=DetectResult,
+        result_model=result_model,
     )
 
 
@@ -166,9 +168,21 @@ def test_output_without_data_needs_no_result_model(cache):
     assert cache.get(_key(), None).observation == "the video is 10 s long"
 
 
+def test_the_key_carries_the_backends_result_model(cache):
+    key = CacheKey.of(VIDEO_A, _backend(), {"label": "car"})
+    assert key.result_model is DetectResult
+    cache.put(key, _output(4), seconds=1.0)
+    assert len(cache.get(key, DetectResult).data.detections) == 4
+
+
 def test_data_without_result_model_is_refused_before_writing(cache):
-    with pytest.raises(SerializationError, match="no result_model"):
-        cache.put(_key(), _output(1), seconds=1.0)
+    undeclared = CacheKey.of(VIDEO_A, _backend(result_model=None), {"label": "car"})
+    by_hand = CacheKey(VIDEO_A, "detect_objects", "1", canonical_json({"label": "car"}))
+    for key in (undeclared, by_hand):
+        with pytest.raises(SerializationError, match="DetectResult but no result_model"):
+            cache.put(key, _output(1), seconds=1.0)
+    with pytest.raises(SerializationError, match="same class"):
+        cache.put(by_hand, _output(1), seconds=1.0, result_model=OtherResult)
     assert cache.info().rows == 0
 
 
