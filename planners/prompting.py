@@ -1,11 +1,12 @@
 """Render a PlannerInput into chat messages, from the templates in ``planners/prompts``.
 
-Rendering is deterministic and append-only: the messages for a history of n steps are a prefix
-of those for n+1 steps, so a server's prompt cache reuses everything up to the newest turn.
-Only the turn-specific notes (a rejected reply's feedback, the forced-answer instruction) are
-added at the end, and they are merged into the last user turn when there is one, because some
-chat templates reject two user turns in a row. Frames go in the first user turn: pass the same
-frames every step to keep the prefix stable.
+Rendering is deterministic and append-only: the system turn, the question and every earlier
+step render the same way at every later step, so a server's prompt cache reuses all of it.
+What belongs to this turn only goes at the end, in the newest user turn (or a new user turn
+after tool results): this turn's frames (``PlannerInput.images``: the agent picks new ones each
+turn, so earlier frames are not repeated), then a rejected reply's feedback and the
+forced-answer instruction. Merging them into the last user turn keeps roles alternating, which
+some chat templates require.
 """
 
 from __future__ import annotations
@@ -111,13 +112,16 @@ def render_messages(
     """The chat messages for one planner step (OpenAI chat-completions format)."""
     messages = [
         {"role": "system", "content": system_prompt(request, mode, prompts)},
-        question_turn(request, prompts, vision),
+        {"role": "user", "content": question_text(request, prompts)},
     ]
     for step in request.history:
         messages.extend(step_messages(step, mode, prompts))
+    parts = frame_parts(request, prompts, vision)
     tail = _tail_text(request, prompts)
     if tail:
-        _append_user_text(messages, tail)
+        parts.append({"type": "text", "text": tail})
+    if parts:
+        _append_to_user_turn(messages, parts)
     return messages
 
 
@@ -131,14 +135,14 @@ def system_prompt(request: PlannerInput, mode: str, prompts: PromptSet) -> str:
     return prompts.render("system_json", tools=tools)
 
 
-def question_turn(request: PlannerInput, prompts: PromptSet, vision: VisionLimits) -> dict:
+def question_text(request: PlannerInput, prompts: PromptSet) -> str:
     if request.options:
         lines = "\n".join(f"{i}. {text}" for i, text in enumerate(request.options))
         choices = prompts.render("options", options=lines)
     else:
         choices = prompts.render("open_question")
     v = request.video
-    text = prompts.render(
+    return prompts.render(
         "question",
         question=request.question,
         choices=choices,
@@ -148,14 +152,19 @@ def question_turn(request: PlannerInput, prompts: PromptSet, vision: VisionLimit
         width=v.width,
         height=v.height,
     )
+
+
+def frame_parts(request: PlannerInput, prompts: PromptSet, vision: VisionLimits) -> list[dict]:
+    """This turn's frames as content parts (a label, then the image as a data URL), or none
+    when the model is not vision-capable."""
     images = select_images(request.images, vision.max_images) if vision.enabled else ()
     if not images:
-        return {"role": "user", "content": text}
-    parts: list[dict] = [{"type": "text", "text": text + "\n\n" + prompts.render("frames")}]
+        return []
+    parts = [{"type": "text", "text": prompts.render("frames")}]
     for image in images:
         parts.append({"type": "text", "text": prompts.render("frame", time_s=_num(image.time_s), frame_index=image.frame_index)})
         parts.append({"type": "image_url", "image_url": {"url": "data:image/jpeg;base64," + fit_image(image, vision.max_image_side)}})
-    return {"role": "user", "content": parts}
+    return parts
 
 
 def step_messages(step: HistoryStep, mode: str, prompts: PromptSet) -> list[dict]:
@@ -225,14 +234,23 @@ def _tail_text(request: PlannerInput, prompts: PromptSet) -> str:
     return "\n\n".join(notes)
 
 
-def _append_user_text(messages: list[dict], text: str) -> None:
+def _append_to_user_turn(messages: list[dict], parts: list[dict]) -> None:
+    """Add content parts to the last message if it is a user turn, else as a new user turn.
+    Adjacent text is joined with a blank line; content stays a plain string without images."""
     last = messages[-1]
-    if last["role"] != "user":
-        messages.append({"role": "user", "content": text})
-    elif isinstance(last["content"], str):
-        messages[-1] = {**last, "content": last["content"] + "\n\n" + text}
+    if last["role"] == "user":
+        content = last["content"]
+        merged = [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
+        messages.pop()
     else:
-        messages[-1] = {**last, "content": [*last["content"], {"type": "text", "text": text}]}
+        merged = []
+    for part in parts:
+        if part["type"] == "text" and merged and merged[-1]["type"] == "text":
+            merged[-1] = {"type": "text", "text": merged[-1]["text"] + "\n\n" + part["text"]}
+        else:
+            merged.append(part)
+    content = merged[0]["text"] if len(merged) == 1 and merged[0]["type"] == "text" else merged
+    messages.append({"role": "user", "content": content})
 
 
 # --- frames ------------------------------------------------------------------------------------

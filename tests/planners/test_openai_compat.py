@@ -281,7 +281,7 @@ def test_frames_are_sent_only_to_vision_models(chat_server, vision, expected_ima
     planner = planner_for(chat_server, vision=vision, max_images=2)
     assert planner.vision_limits.enabled is vision
     planner.plan(sample_request(images=4))
-    content = chat_server.last_body["messages"][1]["content"]
+    content = chat_server.last_body["messages"][-1]["content"]
     parts = content if isinstance(content, list) else []
     urls = [p["image_url"]["url"] for p in parts if p["type"] == "image_url"]
     assert len(urls) == expected_images

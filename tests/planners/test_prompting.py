@@ -71,13 +71,32 @@ def test_request_snapshot(case):
 @pytest.mark.parametrize("mode", ["json", "tools"])
 def test_history_rendering_is_append_only(mode):
     prompts = load_prompts("default")
-    vision = VisionLimits(enabled=True, max_images=2, max_image_side=512)
-    rendered = [render_messages(sample_request(steps=n, images=2), mode=mode, prompts=prompts, vision=vision) for n in range(4)]
+    rendered = [render_messages(sample_request(steps=n), mode=mode, prompts=prompts) for n in range(4)]
     for shorter, longer in zip(rendered, rendered[1:]):
         assert len(longer) > len(shorter)
         assert longer[: len(shorter)] == shorter
-    again = render_messages(sample_request(steps=3, images=2), mode=mode, prompts=prompts, vision=vision)
+    again = render_messages(sample_request(steps=3), mode=mode, prompts=prompts)
     assert json.dumps(again) == json.dumps(rendered[3])  # deterministic, key order included
+
+
+def _text(content) -> str:
+    return content if isinstance(content, str) else "".join(p["text"] for p in content if p["type"] == "text")
+
+
+@pytest.mark.parametrize("mode", ["json", "tools"])
+def test_frames_go_in_the_newest_turn_and_leave_the_prefix_alone(mode):
+    prompts = load_prompts("default")
+    vision = VisionLimits(enabled=True, max_images=2, max_image_side=512)
+    rendered = [render_messages(sample_request(steps=n, images=2), mode=mode, prompts=prompts, vision=vision) for n in range(4)]
+    for shorter, longer in zip(rendered, rendered[1:]):
+        assert longer[: len(shorter) - 1] == shorter[:-1]
+        assert not any(isinstance(m["content"], list) for m in longer[:-1])  # earlier frames not repeated
+        images = [p for p in longer[-1]["content"] if p["type"] == "image_url"]
+        assert len(images) == 2 and longer[-1]["role"] == "user"
+        if mode == "json":  # this turn's frames ride on the observations turn
+            assert _text(longer[len(shorter) - 1]["content"]) in _text(shorter[-1]["content"])
+    blind = render_messages(sample_request(steps=3), mode=mode, prompts=prompts)
+    assert rendered[3][: len(blind) - 1] == blind[:-1]
 
 
 @pytest.mark.parametrize(("mode", "steps"), [("json", 0), ("json", 2), ("tools", 0), ("tools", 2)])
