@@ -73,8 +73,12 @@ class TgifQASuite(Suite):
     def read_samples(self) -> Iterator[Sample]:
         for task in self.tasks:
             path = self._path(f"{self.split}_{task}_question.csv")
-            for row in read_csv_rows(path, _COLUMNS[task], delimiter="\t"):
-                yield self._sample(task, row)
+            for line_no, row in enumerate(read_csv_rows(path, _COLUMNS[task], delimiter="\t"), start=2):
+                try:
+                    sample = self._sample(task, row)
+                except ValueError as exc:
+                    raise ValueError(f"{path}:{line_no}: {exc}") from None
+                yield sample
 
     def _sample(self, task: str, row: dict[str, str]) -> Sample:
         common = dict(suite=self.name, sample_id=row["vid_id"], video_id=row["gif_name"], question=row["question"])
