@@ -18,6 +18,8 @@ def load_script(path: str | Path) -> list:
         raise ConfigError(f"script file not found: {p}")
     try:
         actions = json.loads(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{p}: not valid JSON (not UTF-8 text)") from exc
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{p}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
     if not isinstance(actions, list) or not actions:
