@@ -62,13 +62,16 @@ def make_video(
     box: bool = True,
     draw: DrawFn | None = None,
     gop: int = 12,
+    faststart: bool = False,
 ) -> Path:
     """Write a synthetic video and return its path.
 
     ``size``: (width, height) in pixels, even. ``fps``: frames per second (GIF stores delays in
     1/100 s, so use an fps that divides 100 there). ``cuts``: frame indices where a new scene
     starts (a hard cut between ``i - 1`` and ``i``). ``gop``: keyframe interval in frames (the
-    encoder may add keyframes at cuts). The container follows the suffix of ``path``.
+    encoder may add keyframes at cuts). ``faststart``: MP4/MOV index (moov) before the data,
+    as web players want (a truncated copy then keeps its index). The container follows the
+    suffix of ``path``.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -78,7 +81,8 @@ def make_video(
     if any(not 0 < c < n_frames for c in cut_list):
         raise ValueError(f"cuts {cut_list} must lie in 1..{n_frames - 1}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w") as container:
+    options = {"movflags": "faststart"} if faststart else {}
+    with av.open(str(path), "w", options=options) as container:
         stream = container.add_stream(codec, rate=Fraction(fps), options=_ENCODER_OPTIONS.get(codec, {}))
         stream.width, stream.height = width, height
         stream.pix_fmt = _PIX_FMT.get(codec, "yuv420p")
@@ -188,6 +192,17 @@ def write_audio_only(path: str | Path, seconds: float = 0.5, rate: int = 16000) 
             frame.pts = start
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
+    return path
+
+
+def write_empty_video(path: str | Path, size: tuple[int, int] = (64, 48)) -> Path:
+    """Write a container (``.avi`` keeps it) whose video stream has no frames at all."""
+    path = Path(path)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=24)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        container.start_encoding()
     return path
 
 

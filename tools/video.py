@@ -160,13 +160,21 @@ class VideoReader:
         """Open ``path`` and build its frame index.
 
         Raises VideoNotFoundError, NotAVideoError, NoVideoStreamError, EmptyVideoError or
-        CorruptVideoError. With ``validate`` (the default) the first and the last frame are
-        decoded, so truncation is caught here; ``validate=False`` opens a damaged file anyway
-        so that its readable part can be decoded (reads past it raise CorruptVideoError).
+        CorruptVideoError. With ``validate`` (the default) the header is compared with the
+        frame index and the first and the last frame are decoded, so truncation is caught here;
+        ``validate=False`` opens a damaged file anyway so that its readable part can be decoded
+        (reads past it raise CorruptVideoError; ``check_decodable`` runs the full check).
         """
         reader = cls(str(path), cache_bytes)
         try:
             reader._open(validate)
+        except (NotAVideoError, NoVideoStreamError, EmptyVideoError) as exc:
+            reader.close()
+            # A cut-short file can look like any of these; its chunk sizes tell.
+            problem = container_truncation(path) if os.path.isfile(path) and os.path.getsize(path) else None
+            if problem:
+                raise CorruptVideoError(str(path), problem) from None
+            raise exc
         except BaseException:
             reader.close()
             raise
@@ -183,8 +191,8 @@ class VideoReader:
         self.timestamps = _seconds(self._index.pts - self._index.pts[0], self._stream.time_base)
         self.keyframes = self._index.keyframes
         self.meta = self._make_meta()
-        self._check_structure()
         if validate:
+            self._check_structure()
             self._validate_decodable_ends()
         self.meta = self.meta.model_copy(update={"sha256": file_sha256(self.path)})
 
@@ -247,21 +255,27 @@ class VideoReader:
         )
 
     def _check_structure(self) -> None:
-        """Compare the frame index with what the container header promises (cheap truncation
-        check: a cut-short file still carries the full frame count or duration in its header)."""
+        """Cheap truncation checks: the container's chunk sizes, and the frame count or duration
+        its header promises (a cut-short file still carries the full ones) against the index."""
+        problem = container_truncation(self.path)
+        if problem:
+            self._raise_truncated(problem)
         n = len(self._index.pts)
         declared_frames = self._stream.frames
         if declared_frames > n:
-            self._raise_truncated(f"the header lists {declared_frames} frames but the file holds {n}")
+            self._raise_truncated(
+                f"the header lists {declared_frames} frames but the file holds {n}: it was probably cut short"
+            )
         fmt = set(self._container.format.name.split(","))
         if fmt & _HEADER_DURATION_FORMATS and len(self._container.streams) == 1 and self._container.duration:
             declared_s = self._container.duration / av.time_base
             if declared_s > self.meta.duration_s + 2.0 / self.meta.fps + 0.01 * declared_s:
                 self._raise_truncated(
-                    f"the header says {declared_s:.3f} s but the frames end at {self.meta.duration_s:.3f} s"
+                    f"the header says {declared_s:.3f} s but the frames end at {self.meta.duration_s:.3f} s:"
+                    " it was probably cut short"
                 )
         if self._container.format.name == "gif" and not _ends_with(self.path, b";"):
-            self._raise_truncated("the GIF trailer is missing")
+            self._raise_truncated("the GIF trailer is missing: it was cut short")
 
     def _raise_truncated(self, detail: str) -> None:
         decoded = self._count_decodable_tail()
@@ -394,11 +408,13 @@ class VideoReader:
                 yield got[i]
 
     def check_decodable(self, stats: DecodeStats | None = None) -> int:
-        """Decode the whole stream once, in order (no RGB conversion); return the frame count.
+        """Check the whole file: the header checks of ``open`` and one in-order decode of every
+        frame (no RGB conversion). Returns the frame count.
 
         Raises CorruptVideoError saying how many frames, up to what time, were decodable."""
         with self._lock:
             self._ensure_open()
+            self._check_structure()
             self._restart(stats)
             last = self.n_frames - 1
             while self._pos < last:
@@ -556,40 +572,116 @@ def _av_open(path: str) -> av.container.InputContainer:
     try:
         return av.open(path, "r")
     except av.FFmpegError as exc:
-        mp4_problem = _iso_media_problem(path)
-        if mp4_problem:
-            raise CorruptVideoError(path, mp4_problem) from None
+        problem = container_truncation(path)
+        if problem is None and _is_iso_media(path):
+            problem = "MP4/MOV header could not be parsed"
+        if problem:
+            raise CorruptVideoError(path, problem) from None
         raise NotAVideoError(path, f"FFmpeg: {_ffmpeg_reason(exc)}") from None
 
 
-def _iso_media_problem(path: str) -> str | None:
-    """Why an MP4/MOV file (ISO media boxes) could not be opened, if it is one."""
+def container_truncation(path: str | Path) -> str | None:
+    """Why the container's own size fields say ``path`` was cut short, else None.
+
+    Reads only the top-level chunk headers of MP4/MOV (ISO boxes), AVI (RIFF) and
+    Matroska/WebM (EBML) files; other formats return None."""
     size = os.path.getsize(path)
-    boxes: list[str] = []
     with open(path, "rb") as fh:
-        offset = 0
-        while offset + 8 <= size:
-            fh.seek(offset)
-            head = fh.read(16)
-            box_size, box_type = int.from_bytes(head[:4], "big"), head[4:8]
-            if offset == 0 and box_type not in _ISO_BOX_TYPES:
+        head = fh.read(12)
+        if head[:4] == b"RIFF":
+            return _riff_truncation(fh, size)
+        if head[4:8] in _ISO_BOX_TYPES:
+            return _iso_truncation(fh, size)
+        if head[:4] == _EBML_MAGIC:
+            return _ebml_truncation(fh, size)
+    return None
+
+
+def _is_iso_media(path: str) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(8)[4:8] in _ISO_BOX_TYPES
+
+
+def _iso_truncation(fh, size: int) -> str | None:
+    boxes: list[str] = []
+    offset = 0
+    while offset + 8 <= size:
+        fh.seek(offset)
+        head = fh.read(16)
+        box_size, box_type = int.from_bytes(head[:4], "big"), head[4:8].decode("latin-1")
+        if box_size == 1 and len(head) == 16:
+            box_size = int.from_bytes(head[8:16], "big")
+        boxes.append(box_type)
+        if box_size == 0:
+            break  # the last box runs to the end of the file
+        if box_size < 8:
+            return f"MP4/MOV box '{box_type}' at byte {offset} has an impossible size"
+        if offset + box_size > size:
+            missing = "" if "moov" in boxes else ", so its 'moov' index is missing"
+            return f"the file ends at byte {size}, inside its '{box_type}' box that needs {offset + box_size}{missing}: it was cut short"
+        offset += box_size
+    if boxes and "moov" not in boxes:
+        return "the MP4/MOV file has no 'moov' index: it was probably cut short"
+    return None
+
+
+def _riff_truncation(fh, size: int) -> str | None:
+    offset = 0  # AVI files over 1 GB chain several RIFF chunks (AVI, then AVIX)
+    while offset + 8 <= size:
+        fh.seek(offset)
+        head = fh.read(8)
+        if head[:4] != b"RIFF":
+            break
+        end = offset + 8 + int.from_bytes(head[4:8], "little")
+        if end > size:
+            return f"the file ends at byte {size}, inside a RIFF chunk that needs {end}: it was cut short"
+        offset = end + (end & 1)
+    return None
+
+
+def _ebml_truncation(fh, size: int) -> str | None:
+    """Matroska: the EBML header is followed by one Segment whose size field covers the rest
+    (live recordings write "unknown size", which cannot be checked)."""
+    fh.seek(0)
+    data = fh.read(64)
+    offset = 0
+    for expected_id in (_EBML_MAGIC, _MATROSKA_SEGMENT):
+        element_id, offset = _read_vint(data, offset, keep_marker=True)
+        if element_id is None or element_id.to_bytes(4, "big") != expected_id:
+            return None
+        body_size, offset = _read_vint(data, offset)
+        if body_size is None:
+            return "the Matroska header is cut short" if len(data) < 64 else None
+        if expected_id == _EBML_MAGIC:
+            offset += body_size
+            if offset > len(data):
                 return None
-            if box_size == 1 and len(head) >= 16:
-                box_size = int.from_bytes(head[8:16], "big")
-            boxes.append(box_type.decode("latin-1"))
-            if box_size == 0:
-                break  # the box runs to the end of the file
-            if box_size < 8:
-                return "MP4/MOV box structure is damaged"
-            if offset + box_size > size:
-                missing = "" if "moov" in boxes else ", so its 'moov' index is missing"
-                return f"the file ends at byte {size}, inside its '{boxes[-1]}' box that needs {offset + box_size}{missing}: it was cut short"
-            offset += box_size
-    if not boxes:
+    if body_size == _UNKNOWN_SIZE:
         return None
-    if "moov" not in boxes:
-        return "MP4/MOV file without a 'moov' index: it was probably cut short"
-    return "MP4/MOV header could not be parsed"
+    end = offset + body_size
+    if end > size:
+        return f"the file ends at byte {size}, inside its Matroska segment that needs {end}: it was cut short"
+    return None
+
+
+_EBML_MAGIC = b"\x1a\x45\xdf\xa3"
+_MATROSKA_SEGMENT = b"\x18\x53\x80\x67"
+_UNKNOWN_SIZE = -1
+
+
+def _read_vint(data: bytes, offset: int, keep_marker: bool = False) -> tuple[int | None, int]:
+    """An EBML variable-length integer at ``offset``: (value, offset after it); value None if
+    ``data`` ends first, _UNKNOWN_SIZE for an all-ones size."""
+    if offset >= len(data) or data[offset] == 0:
+        return None, offset
+    length = 8 - data[offset].bit_length() + 1
+    if offset + length > len(data):
+        return None, offset
+    value = int.from_bytes(data[offset : offset + length], "big")
+    if keep_marker:
+        return value, offset + length
+    value &= (1 << (7 * length)) - 1
+    return (_UNKNOWN_SIZE if value == (1 << (7 * length)) - 1 else value), offset + length
 
 
 def _ffmpeg_reason(exc: Exception) -> str:
