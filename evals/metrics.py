@@ -252,13 +252,13 @@ def _grouped(scores: Sequence[SampleScore], key: Callable[[SampleScore], str | N
 def summarize(scores: Sequence[SampleScore], qtype_groups: Mapping[str, str] | None = None) -> RunSummary:
     """Summary of one run.
 
-    ``qtype_groups`` maps question types to coarser groups reported in ``by_group`` (a
+    ``by_qtype`` has one entry per non-empty ``qtype``. ``qtype_groups`` maps question types to coarser groups reported in ``by_group`` (a
     suite's ``qtype_groups``, e.g. NExT-QA's causal/temporal/descriptive).
     """
     groups = qtype_groups or {}
     return RunSummary(
         overall=accuracy_summary(scores),
-        by_qtype=_grouped(scores, lambda s: s.qtype),
+        by_qtype=_grouped(scores, lambda s: s.qtype or None),
         by_group=_grouped(scores, lambda s: groups.get(s.qtype)),
         cost=cost_summary(scores),
         grounding=grounding_summary(scores),
@@ -371,7 +371,7 @@ def compare_runs(
     low, high = paired_bootstrap_ci(ca, cb, n_resamples=n_resamples, seed=seed, level=level)
     ran = [k for k in keys if by_a[k].cost is not None and by_b[k].cost is not None]
     cost_difference = {
-        f: statistics.fmean(float(getattr(by_b[k].cost, f)) - float(getattr(by_a[k].cost, f)) for k in ran) if ran else 0.0
+        f: statistics.fmean(getattr(by_b[k].cost, f) - getattr(by_a[k].cost, f) for k in ran) if ran else 0.0
         for f in COST_FIELDS
     }
     return PairedComparison(

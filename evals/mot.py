@@ -191,7 +191,10 @@ _MOTMETRICS_FIELDS = (
 )
 
 
-def _frames(rows: Sequence[MotRow]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+FrameBoxes = dict[int, tuple[np.ndarray, np.ndarray]]
+
+
+def _frames(rows: Sequence[MotRow]) -> FrameBoxes:
     """frame -> (ids (n,), boxes (n, 4) x y w h)."""
     grouped: dict[int, list[MotRow]] = defaultdict(list)
     for r in rows:
@@ -251,7 +254,7 @@ def score_mot(
     return MotScores(**scores)
 
 
-def _hota(gt_frames, hyp_frames, frames: Sequence[int]) -> dict[str, float]:
+def _hota(gt_frames: FrameBoxes, hyp_frames: FrameBoxes, frames: Sequence[int]) -> dict[str, float]:
     """HOTA / DetA / AssA / LocA from TrackEval, or {} when it is not installed."""
     try:
         from trackeval.metrics import HOTA

@@ -46,7 +46,9 @@ class Sample(_Frozen):
     def _answer_fits(self) -> "Sample":
         if self.options is not None:
             if not isinstance(self.answer, int) or not 0 <= self.answer < len(self.options):
-                raise ValueError(f"{self.sample_id}: answer {self.answer!r} is not an index into {len(self.options)} options")
+                raise ValueError(
+                    f"{self.sample_id}: answer {self.answer!r} is not an index into {len(self.options)} options"
+                )
         return self
 
     @property

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import ClassVar
 
 from agent.types import Answer
@@ -44,12 +45,12 @@ ACTIVITYNET_QTYPE_NAMES = {
 @register_suite
 class ActivityNetQASuite(Suite):
     name: ClassVar[str] = "activitynet_qa"
-    description: ClassVar[str] = "ActivityNet-QA: open-ended questions on ActivityNet videos, exact match after normalisation"
+    description: ClassVar[str] = "ActivityNet-QA: open-ended questions on ActivityNet videos, normalised exact match"
     annotations_subdir: ClassVar[str] = "activitynet_qa"
     qtype_names = ACTIVITYNET_QTYPE_NAMES
     qtype_groups = {str(t): "free" for t in range(3, 9)}
 
-    def __init__(self, annotations_dir=None, split: str = "val"):
+    def __init__(self, annotations_dir: Path | str | None = None, split: str = "val"):
         super().__init__(annotations_dir)
         self.split = split
 

@@ -90,8 +90,9 @@ class Suite(ABC):
 
     Subclasses set ``name`` (registry key, ``[a-z][a-z0-9_]*``), ``description`` and
     ``annotations_subdir`` (folder under ``benchmark_data_dir()``), and implement
-    ``read_samples`` and ``judge``. ``qtype_names`` gives readable names for question-type
-    codes; ``qtype_groups`` maps codes to the coarser groups the official evaluation reports.
+    ``read_samples`` and ``judge``. ``qtype_groups`` maps question-type codes to the coarser
+    groups the official evaluation reports (pass it to ``evals.metrics.summarize``);
+    ``qtype_names`` gives readable names for type and group codes, for reports.
     """
 
     name: ClassVar[str]

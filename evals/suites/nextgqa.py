@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import ClassVar
 
 from agent.types import Answer
@@ -91,7 +92,7 @@ class NextGQASuite(Suite):
     qtype_names = {**NEXTQA_QTYPE_NAMES, "C": "causal", "T": "temporal"}
     qtype_groups = NEXTQA_QTYPE_GROUPS
 
-    def __init__(self, annotations_dir=None, split: str = "val"):
+    def __init__(self, annotations_dir: Path | str | None = None, split: str = "val"):
         super().__init__(annotations_dir)
         self.split = split
 

@@ -15,6 +15,7 @@ layout (pass ``NExTVideo`` as ``videos_dir``).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import ClassVar
 
 from agent.types import Answer
@@ -47,7 +48,7 @@ class NextQASuite(Suite):
     qtype_names = {**NEXTQA_QTYPE_NAMES, "C": "causal", "T": "temporal", "D": "descriptive"}
     qtype_groups = NEXTQA_QTYPE_GROUPS
 
-    def __init__(self, annotations_dir=None, split: str = "val"):
+    def __init__(self, annotations_dir: Path | str | None = None, split: str = "val"):
         super().__init__(annotations_dir)
         self.split = split
 

@@ -22,6 +22,7 @@ task's official metric is the mean squared error (``SampleScore.squared_error``,
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import ClassVar
 
 from agent.types import Answer
@@ -51,7 +52,7 @@ _COLUMNS = {
 @register_suite
 class TgifQASuite(Suite):
     name: ClassVar[str] = "tgif_qa"
-    description: ClassVar[str] = "TGIF-QA on animated GIFs: repetition count, repeating action, state transition, frame QA"
+    description: ClassVar[str] = "TGIF-QA on GIFs: repetition count, repeating action, state transition, frame QA"
     annotations_subdir: ClassVar[str] = "tgif_qa"
     qtype_names = {
         "count": "repetition count",
@@ -62,7 +63,9 @@ class TgifQASuite(Suite):
     }
     qtype_groups = {f"frameqa_{name}": "frameqa" for name in FRAMEQA_TYPES.values()}
 
-    def __init__(self, annotations_dir=None, split: str = "Test", tasks: Sequence[str] = TGIF_TASKS):
+    def __init__(
+        self, annotations_dir: Path | str | None = None, split: str = "Test", tasks: Sequence[str] = TGIF_TASKS
+    ):
         super().__init__(annotations_dir)
         unknown = [t for t in tasks if t not in TGIF_TASKS]
         if unknown:

@@ -53,9 +53,10 @@ TRACKEVAL_RECORDED = {
 def mot_data() -> Path:
     try:
         import motmetrics
-        import trackeval  # noqa: F401
+        import trackeval
     except ImportError as exc:
         pytest.fail(f"{exc.name} is not installed: pip install -e '.[eval]'")
+    assert trackeval.metrics.HOTA  # score_mot's HOTA comes from here
     return Path(motmetrics.__file__).parent / "data"
 
 
