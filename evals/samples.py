@@ -138,6 +138,24 @@ class SampleScore(_Frozen):
         """True only for a scored, correct answer (None counts as wrong)."""
         return self.correct is True
 
+    def to_row(self) -> dict[str, Any]:
+        """A flat dict for CSV or table output.
+
+        Grounding becomes ``iou``, ``iop``, ``pred_start_s``, ``pred_end_s`` and cost its own
+        field names (see ``SampleCost``); absent values are None.
+        """
+        row: dict[str, Any] = self.model_dump(exclude={"grounding", "cost"})
+        g = self.grounding
+        span = g.pred_span if g else None
+        row.update(
+            iou=g.iou if g else None,
+            iop=g.iop if g else None,
+            pred_start_s=span.start_s if span else None,
+            pred_end_s=span.end_s if span else None,
+        )
+        row.update({f: getattr(self.cost, f) if self.cost else None for f in SampleCost.model_fields})
+        return row
+
     @classmethod
     def missing_video(cls, sample: Sample, message: str | None = None) -> "SampleScore":
         """The error row for a sample whose video could not be found or opened."""

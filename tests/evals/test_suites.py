@@ -457,6 +457,10 @@ def test_nextgqa_scores_grounding_of_answers(nextgqa):
     assert (no_evidence.grounding.iou, no_evidence.grounding.iop, no_evidence.grounding.pred_span) == (0.0, 0.0, None)
     unparsed = suite.score(sample, make_answer(status="unparsed", evidence=inside.evidence))
     assert (unparsed.grounding.iou, unparsed.grounding.iop) == (0.0, 0.0)
+    row = score.to_row()
+    assert (row["iou"], row["pred_start_s"], row["pred_end_s"], row["steps"]) == (1.0, g.start_s, g.end_s, 0)
+    missing = SampleScore.missing_video(sample).to_row()
+    assert (missing["status"], missing["iou"], missing["pred_start_s"], missing["steps"]) == ("error", 0.0, None, None)
 
 
 # ---------------------------------------------------------------------------------------
