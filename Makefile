@@ -14,7 +14,7 @@ $(BIN)/python:
 
 # The base install plus test dependencies.
 $(VENV)/.stamp-dev: pyproject.toml | $(BIN)/python
-	$(PIP) -e '.[dev]'
+	$(PIP) -e '.[dev,eval]'
 	touch $@
 
 setup: $(VENV)/.stamp-dev

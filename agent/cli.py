@@ -268,6 +268,27 @@ def cache_clear(tool: str | None, cache_dir: Path | None) -> None:
     click.echo(f"removed {removed} cached results")
 
 
+# -- commands from other packages ----------------------------------------------------------
+
+COMMANDS_ENTRY_POINT_GROUP = "vidagent.commands"
+
+
+def _add_plugin_commands() -> None:
+    """Add click commands registered under ``vidagent.commands`` (``vidagent eval`` comes from
+    the evals package this way, since agent never imports evals)."""
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=COMMANDS_ENTRY_POINT_GROUP):
+        if ep.name in cli.commands:
+            continue
+        try:
+            command = ep.load()
+        except Exception as exc:
+            click.echo(f"vidagent: command plugin {ep.name} ({ep.value}) failed to load: {exc}", err=True)
+            continue
+        cli.add_command(command, ep.name)
+
+
 # -- entry point ---------------------------------------------------------------------------
 
 
@@ -276,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
+        _add_plugin_commands()
         cli.main(args=args, prog_name="vidagent", standalone_mode=False)
         return 0
     except Exit as exc:

@@ -54,6 +54,8 @@ class AgentConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    name: str = Field(default="", description="a pipeline's name, for reports")
+    description: str = ""
     planner: PlannerConfig = Field(default_factory=PlannerConfig)
     script: str | None = Field(default=None, description="JSON file of actions for the scripted planner")
     tools: ToolsConfig = Field(default_factory=ToolsConfig)
