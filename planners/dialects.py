@@ -102,9 +102,9 @@ def constraint_fields(dialect: Dialect, mode: str, request: PlannerInput, final_
 
 def response_format(dialect: Dialect, request: PlannerInput) -> dict:
     """``response_format`` for json mode."""
-    schema = action_schema(request, strict=dialect.strict_subset)
+    schema = action_schema(request)
     if dialect.strict_subset:
-        schema = _object(**{STRICT_ROOT_KEY: schema})
+        schema = _object(**{STRICT_ROOT_KEY: strict_schema(schema)})
     if dialect.json_format == "json_object":
         return {"type": "json_object", "schema": schema}
     return {"type": "json_schema", "json_schema": {"name": RESPONSE_SCHEMA_NAME, "schema": schema, "strict": True}}
@@ -114,15 +114,15 @@ def tool_definitions(dialect: Dialect, request: PlannerInput, final_answer_descr
     """Strict function tools for tools mode: the request's tools, then ``final_answer``."""
     if any(t.name == FINAL_ANSWER_TOOL for t in request.tools):
         raise ConfigError(f"a tool may not be named {FINAL_ANSWER_TOOL!r} in tools mode: that name is the answer")
-    tools = [
-        _function(t.name, t.description, strict_schema(t.parameters) if dialect.strict_subset else t.parameters)
-        for t in request.tools
-    ]
     answer = answer_schema(request)
     answer["properties"].pop("action")
     answer["required"].remove("action")
-    tools.append(_function(FINAL_ANSWER_TOOL, final_answer_description, answer))
-    return tools
+    functions = [(t.name, t.description, t.parameters) for t in request.tools]
+    functions.append((FINAL_ANSWER_TOOL, final_answer_description, answer))
+    return [
+        _function(name, description, strict_schema(params) if dialect.strict_subset else params)
+        for name, description, params in functions
+    ]
 
 
 def tool_choice(dialect: Dialect, request: PlannerInput) -> str | dict:
@@ -142,19 +142,16 @@ def _function(name: str, description: str, parameters: dict) -> dict:
 # --- the action schema -------------------------------------------------------------------------
 
 
-def action_schema(request: PlannerInput, *, strict: bool = False) -> dict:
+def action_schema(request: PlannerInput) -> dict:
     """JSON schema of one planner reply in json mode (see the module docstring)."""
     answer = answer_schema(request)
     if request.must_answer or not request.tools:
         return answer
-    return {"anyOf": [call_tools_schema(request.tools, strict=strict), answer]}
+    return {"anyOf": [call_tools_schema(request.tools), answer]}
 
 
-def call_tools_schema(tools: tuple[ToolSpec, ...], *, strict: bool = False) -> dict:
-    calls = [
-        _object(name={"type": "string", "const": t.name}, args=strict_schema(t.parameters) if strict else t.parameters)
-        for t in tools
-    ]
+def call_tools_schema(tools: tuple[ToolSpec, ...]) -> dict:
+    calls = [_object(name={"type": "string", "const": t.name}, args=t.parameters) for t in tools]
     return _object(
         action={"type": "string", "const": "call_tools"},
         thought={"type": "string"},
@@ -203,12 +200,13 @@ def _object(**properties: dict) -> dict:
 
 # --- OpenAI's strict subset --------------------------------------------------------------------
 
-_NOT_IN_STRICT = ("default", "title")
+#: Keywords OpenAI's strict mode refuses or may refuse; replies are validated afterwards anyway.
+_NOT_IN_STRICT = ("default", "title", "minLength", "maxLength")
 
 
 def strict_schema(schema: Any) -> Any:
     """``schema`` rewritten for OpenAI's strict mode: every object closed, every property
-    required (optional ones made nullable), ``default``/``title`` dropped. Pair with
+    required (optional ones made nullable), ``_NOT_IN_STRICT`` keywords dropped. Pair with
     ``drop_unset_optionals`` on the way back so a tool still sees its defaults."""
     if not isinstance(schema, dict):
         return schema
