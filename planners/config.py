@@ -47,12 +47,15 @@ class PlannerConfig(BaseModel):
     - ``prompt``: a prompt set name under ``planners/prompts`` or a path to a ``.md`` prompt file.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # hide_input_in_errors: a key pasted into api_key_env must not be echoed by a validation error
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     kind: PlannerKind = "openai"
     base_url: str = "http://127.0.0.1:8000/v1"
     model: str = ""
-    api_key_env: str | None = Field(default=None, description="name of the env var holding the API key")
+    api_key_env: str | None = Field(
+        default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="name of the env var holding the API key"
+    )
     mode: PlannerMode = "json"
     dialect: DialectName = "vllm"
     vision: bool = False

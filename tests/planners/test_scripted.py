@@ -110,4 +110,10 @@ def test_config_is_frozen_and_strict():
     with pytest.raises(ValueError, match="needs 'model'"):
         PlannerConfig(dialect="openai")
     with pytest.raises(ValueError):
-        config.model_copy(update={}).__setattr__("model", "x")
+        config.__setattr__("model", "x")
+
+
+def test_a_key_pasted_into_api_key_env_is_refused_without_echoing_it():
+    with pytest.raises(ValueError, match="api_key_env") as err:
+        PlannerConfig(api_key_env="sk-live-abc123")
+    assert "sk-live" not in str(err.value)
