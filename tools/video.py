@@ -150,6 +150,7 @@ class VideoReader:
         self._frames_iter: Iterator[av.VideoFrame] | None = None
         self._pos = -1  # index of the frame the decoder produced last (-1: none yet)
         self._resumed_at = 0  # index of the keyframe the decoder last restarted or seeked to
+        self._pts_matched = True  # whether the last decoded frame's pts was found in the index
         self._seekable = False
         self._closed = False
 
@@ -362,6 +363,7 @@ class VideoReader:
         return self.frames(self.uniform_indices(n, span), size=size, stats=stats)
 
     def uniform_indices(self, n: int, span: TimeSpan | None = None) -> list[int]:
+        """Indices that :meth:`uniform` returns, ascending and unique."""
         if n < 1:
             raise ValueError(f"n must be at least 1, got {n}")
         candidates = self.indices_in(span)
@@ -378,12 +380,15 @@ class VideoReader:
         return self.frames(self.fps_indices(fps, span), size=size, stats=stats)
 
     def fps_indices(self, fps: float, span: TimeSpan | None = None) -> list[int]:
+        """Indices that :meth:`at_fps` returns: frames shown at ``start, start + 1/fps, ...``
+        up to the span's end (never past the video's end), ascending and unique."""
         if fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
         start = span.start_s if span else 0.0
         end = min(span.end_s if span else self.meta.duration_s, self.meta.duration_s)
-        times = start + np.arange(int(np.floor((end - start) * fps + 1e-9)) + 1) / fps
-        times = times[times < self.meta.duration_s] if len(times) > 1 else times
+        count = max(int(np.floor((end - start) * fps + 1e-9)) + 1, 1)
+        times = start + np.arange(count) / fps
+        times = times[(times < self.meta.duration_s) | (np.arange(count) == 0)]
         return sorted({self.index_at(float(t)) for t in times})
 
     def iter_frames(
@@ -486,9 +491,16 @@ class VideoReader:
         """Advance the decoder to frame ``target`` and return it (caller holds the lock)."""
         seeked = self._position_for(target, stats)
         while True:
-            frame = self._next_frame(stats, target)
-            if seeked and self._pos > target:
-                # The seek landed past the target: this container's seeking is not accurate.
+            try:
+                frame = self._next_frame(stats, target)
+                landed_wrong = seeked and (self._pos > self._resumed_at or not self._pts_matched)
+            except CorruptVideoError:
+                if not seeked:
+                    raise
+                landed_wrong = True
+            if landed_wrong:
+                # The seek landed past its keyframe, somewhere the index does not know, or at
+                # the end: this container's seeking is not accurate, decode it from the start.
                 self._seekable = False
                 self._restart(stats)
                 seeked = False
@@ -507,7 +519,7 @@ class VideoReader:
         if self._frames_iter is not None and target > self._pos:
             if not (self._seekable and keyframe - self._pos - 1 >= MIN_FRAMES_SKIPPED_BY_SEEK):
                 return False
-        if not self._seekable or keyframe == 0:
+        if not self._seekable:
             self._restart(stats)
             return False
         self._container.seek(int(self._index.pts[keyframe]), stream=self._stream, backward=True)
@@ -525,7 +537,7 @@ class VideoReader:
         self._count(stats, seeks=1)
 
     def _next_frame(self, stats: DecodeStats | None, target: int) -> av.VideoFrame:
-        """Next decoded frame; sets ``_pos`` to its index."""
+        """Next decoded frame; sets ``_pos`` to its index and ``_pts_matched``."""
         try:
             frame = next(self._frames_iter)
         except StopIteration:
@@ -535,16 +547,22 @@ class VideoReader:
             self._frames_iter = None
             raise self._corrupt(f"decoder error before frame {target}: {_ffmpeg_reason(exc)}", target) from None
         self._count(stats, decoded=1)
-        self._pos = self._index_of(frame)
+        matched = self._match_pts(frame.pts)
+        self._pts_matched = matched is not None
+        if matched is not None:
+            self._pos = matched
+        else:  # no usable pts: the frame after the previous one
+            self._pos = self._pos + 1 if self._pos >= 0 else self._resumed_at
         return frame
 
-    def _index_of(self, frame: av.VideoFrame) -> int:
-        """Frame index of a decoded frame: matched by pts, else the one after the previous."""
-        if frame.pts is not None:
-            i = int(np.searchsorted(self._index.pts, frame.pts))
-            if i < len(self._index.pts) and self._index.pts[i] == frame.pts and i > self._pos:
-                return i
-        return self._pos + 1
+    def _match_pts(self, pts: int | None) -> int | None:
+        """Index of the frame with this pts, if the index has one after the current position."""
+        if pts is None:
+            return None
+        i = int(np.searchsorted(self._index.pts, pts))
+        if i < len(self._index.pts) and self._index.pts[i] == pts and i > self._pos:
+            return i
+        return None
 
     def _corrupt(self, detail: str, target: int) -> CorruptVideoError:
         decoded = self._pos + 1 if self._pos >= 0 else self._resumed_at

@@ -149,6 +149,17 @@ def test_unseekable_containers_decode_from_the_start(clips, name):
         assert stats.frames_decoded == 41
 
 
+@pytest.mark.parametrize("name", ["mpeg1.mpg", "mpeg2.mpg"])
+def test_inaccurate_seeking_falls_back_to_decoding_from_the_start(clips, name):
+    """MPEG-PS seeks land near, not on, a keyframe. Forced to seek anyway, the reader notices
+    (frame after the target, unknown pts or end of stream) and decodes from the start."""
+    reference = sequential_images(clips[name])
+    with VideoReader.open(clips[name], cache_bytes=0) as reader:
+        for i in [13, 40, 47, 25, 37, 2]:
+            reader._seekable = True  # white-box: pretend the demuxer seeks accurately
+            assert np.array_equal(reader.frame(i).image, reference[i]), f"frame {i}"
+
+
 def test_one_pass_for_sorted_batch(clips):
     with VideoReader.open(clips["h264.mp4"], cache_bytes=0) as reader:
         reader.frame(0)
