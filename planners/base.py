@@ -103,7 +103,11 @@ class PlannerError(Exception):
 
 @runtime_checkable
 class Planner(Protocol):
+    """``vision_limits`` (a ``planners.config.VisionLimits``) tells the agent whether to attach
+    frames, how many and how large; planners that cannot see images report it disabled."""
+
     name: str
+    vision_limits: Any
 
     def plan(self, request: PlannerInput) -> PlannerReply:
         """Return the next action. Raise PlannerError only when no reply could be had."""
