@@ -23,7 +23,7 @@ Motion = Literal["pan", "static"]
 #: ``draw(image, index)`` may change ``image`` ((H, W, 3) uint8 RGB) in place or return a new one.
 DrawFn = Callable[[np.ndarray, int], "np.ndarray | None"]
 
-#: Default (codec, pixel format) per container suffix.
+#: Default encoder per container suffix (pass ``codec=`` for another, e.g. "mpeg4" in .mp4).
 DEFAULT_CODECS: dict[str, str] = {
     ".mp4": "libx264",
     ".mov": "libx264",

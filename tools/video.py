@@ -135,8 +135,9 @@ class VideoReader:
     Use ``VideoReader.open(path)`` as a context manager. ``meta``: :class:`VideoMeta`.
     ``timestamps``: (n_frames,) float64, presentation time of each frame in seconds, the first
     at 0.0. ``keyframes``: (k,) int64 frame indices of keyframes. ``stats``: totals of every
-    read on this reader. Every decode method takes ``size=(width, height)`` to get frames
-    resized by FFmpeg's scaler, and ``stats`` to count that call's work as well.
+    read on this reader (``seeks`` counts container seeks and restarts from the first frame).
+    Every decode method takes ``size=(width, height)`` to get frames resized by FFmpeg's
+    scaler, and ``stats`` to count that call's work as well.
     Returned images are read-only (they may be shared through the LRU): copy before drawing.
     """
 
