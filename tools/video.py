@@ -523,8 +523,13 @@ class VideoReader:
         if not self._seekable:
             self._restart(stats)
             return False
-        self._container.seek(int(self._index.pts[keyframe]), stream=self._stream, backward=True)
         self._count(stats, seeks=1)
+        try:
+            self._container.seek(int(self._index.pts[keyframe]), stream=self._stream, backward=True)
+        except av.FFmpegError:
+            self._seekable = False
+            self._restart(stats)
+            return False
         self._frames_iter = self._container.decode(self._stream)
         self._pos = -1  # unknown until the first frame arrives
         self._resumed_at = keyframe
