@@ -64,7 +64,8 @@ class DetectionsResult(_Result):
     phrase_labels: dict[str, str | None] = Field(
         default_factory=dict, description="phrase -> detector label it maps to (None: unsupported)"
     )
-    frames_sampled: int = 0
+    sampled_frames: list[int] = Field(default_factory=list, description="indices of the frames looked at")
+    sampled_times_s: list[float] = Field(default_factory=list, description="their times, seconds")
 
 
 class TrackObjectsArgs(DetectObjectsArgs):
@@ -85,7 +86,8 @@ class TracksResult(_Result):
     detections: Detections = Field(description="per-frame boxes, with track_id set")
     tracks: list[Track]
     phrase_labels: dict[str, str | None] = Field(default_factory=dict)
-    frames_sampled: int = 0
+    sampled_frames: list[int] = Field(default_factory=list)
+    sampled_times_s: list[float] = Field(default_factory=list)
 
 
 # -- retrieval, text, description -----------------------------------------------------------

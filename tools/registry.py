@@ -255,6 +255,7 @@ def tool(
 def default_registry() -> ToolRegistry:
     """The registry with vidagent's built-in tools and installed plugins loaded."""
     import tools.builtin  # noqa: F401  (registers the built-in tools)
+    import tools.lite  # noqa: F401  (registers the lite backends; their models load lazily)
 
     REGISTRY.load_entry_points()
     return REGISTRY
