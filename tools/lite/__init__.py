@@ -4,4 +4,4 @@ Importing registers the backends; the models load on a tool's first call, and a 
 extra surfaces as an ``error`` observation naming ``pip install 'vidagent[lite]'``.
 """
 
-from tools.lite import detect  # noqa: F401
+from tools.lite import detect, retrieve, text  # noqa: F401

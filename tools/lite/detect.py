@@ -67,14 +67,12 @@ def run_detector(frames, scale, labels: set[str], ctx: ToolContext) -> Detection
 
 def filter_by_colour(dets: Detections, label: str, colours: tuple[str, ...], ctx: ToolContext) -> Detections:
     """Keep boxes of ``label`` whose dominant colour is one of ``colours`` (others untouched)."""
-    from tools.models.colors import dominant_color
+    from tools.models.colors import has_color
 
     keep = np.ones(len(dets), dtype=bool)
     for i in np.nonzero(dets.label == label)[0]:
         frame = ctx.frames_by_index([int(dets.frame_index[i])])[0]
-        x1, y1, x2, y2 = (int(v) for v in dets.xyxy[i])
-        region = frame.image[y1:y2, x1:x2]
-        keep[i] = region.size > 0 and dominant_color(region).name in colours
+        keep[i] = any(has_color(frame.image, dets.xyxy[i].tolist(), c) for c in colours)
     return dets[keep]
 
 
