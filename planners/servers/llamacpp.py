@@ -1,0 +1,106 @@
+"""llama-cpp-python's OpenAI-compatible server (``python -m llama_cpp.server``) for a GGUF file.
+
+The lite tier's embedded planner endpoint. Needs ``llama-cpp-python[server]`` in the Python
+that runs it (``python`` defaults to this interpreter).
+
+>>> from planners.model_files import smollm2_gguf
+>>> with LlamaCppServer(smollm2_gguf()) as server:       # doctest: +SKIP
+...     client = OpenAI(base_url=server.base_url, api_key="none")
+
+Prompt reuse: the server keeps the KV cache of the previous request and evaluates only the
+tokens after the longest common prefix, so a multi-step conversation re-reads only the new
+turn. ``prompt_cache=True`` adds llama.cpp's RAM state cache, which also brings back the
+prefix of an older conversation after another one ran in between.
+
+Structured output on this server (shared/SERVING.md): ``response_format={"type":
+"json_object", "schema": S}`` constrains decoding to S; ``{"type": "json_schema"}`` gives
+HTTP 500; ``tool_choice="required"`` is ignored, a named function works.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from planners.servers.process import ManagedServer
+from tools.errors import require
+
+DEFAULT_N_CTX = 4096
+DEFAULT_PROMPT_CACHE_BYTES = 512 * 1024 * 1024
+
+
+class LlamaCppServer(ManagedServer):
+    """``python -m llama_cpp.server`` serving ``model_path`` on 127.0.0.1.
+
+    ``n_ctx``: context length in tokens. ``n_threads``: CPU threads for decoding and prompt
+    evaluation. ``prompt_cache``: keep whole conversation states in RAM (up to
+    ``prompt_cache_bytes``). ``model_alias``: the model name the API reports and accepts
+    (default: the file name without ``.gguf``). ``chat_format``: a llama-cpp-python chat
+    format name; None uses the template stored in the GGUF. ``startup_timeout_s`` in seconds.
+    """
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike,
+        *,
+        n_ctx: int = DEFAULT_N_CTX,
+        n_threads: int = 2,
+        n_batch: int = 512,
+        prompt_cache: bool = True,
+        prompt_cache_bytes: int = DEFAULT_PROMPT_CACHE_BYTES,
+        model_alias: str | None = None,
+        chat_format: str | None = None,
+        seed: int = 0,
+        python: str | os.PathLike | None = None,
+        port: int | None = None,
+        startup_timeout_s: float = 60.0,
+        log_path: str | os.PathLike | None = None,
+        verbose: bool = True,
+    ):
+        self.model_path = Path(model_path)
+        if not self.model_path.is_file():
+            raise FileNotFoundError(f"GGUF model not found: {self.model_path}")
+        if python is None:
+            require("llama_cpp.server.app", "lite", "llama-cpp-python[server]")
+        self.model_alias = model_alias or self.model_path.name.removesuffix(".gguf")
+        self.n_ctx = n_ctx
+        command = [
+            str(python or sys.executable), "-m", "llama_cpp.server",
+            "--model", str(self.model_path),
+            "--model_alias", self.model_alias,
+            "--host", "{host}",
+            "--port", "{port}",
+            "--n_ctx", str(n_ctx),
+            "--n_threads", str(n_threads),
+            "--n_threads_batch", str(n_threads),
+            "--n_batch", str(n_batch),
+            "--seed", str(seed),
+            # The server defaults to logits for every position: n_ctx x n_vocab floats
+            # (0.8 GB for SmolLM2, 2.5 GB for Qwen at 4096) copied into every cached state.
+            # Only logprobs need them; the planner does not ask for logprobs.
+            "--logits_all", "false",
+            # Queue concurrent requests instead of cutting off a streaming one.
+            "--interrupt_requests", "false",
+            "--use_mlock", "false",
+            "--cache", "true" if prompt_cache else "false",
+            "--cache_type", "ram",
+            "--cache_size", str(prompt_cache_bytes),
+            # Verbose prints llama.cpp's timings (prompt eval / eval) to the log for each request.
+            "--verbose", "true" if verbose else "false",
+        ]
+        if chat_format:
+            command += ["--chat_format", chat_format]
+        super().__init__(
+            command,
+            name="llama.cpp",
+            health_path="/v1/models",
+            startup_timeout_s=startup_timeout_s,
+            port=port,
+            log_path=log_path,
+        )
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI-compatible API root: ``http://127.0.0.1:<port>/v1``."""
+        return self.url + "/v1"
