@@ -172,8 +172,7 @@ def ask(video: Path, question: str, options: tuple[str, ...], as_json: bool, con
     from agent.video_agent import VideoAgent
     from tools.video import VideoReader
 
-    if not (config_path or base_url or script):
-        raise InputError("no planner configured: pass --base-url URL, --config FILE or --script FILE")
+    base = None if (config_path or base_url or script) else AgentConfig.lite_default()
     planner_overrides = {"base_url": base_url, "model": model, "api_key_env": api_key_env,
                          "dialect": dialect, "mode": mode}
     if base_url or script:
@@ -184,7 +183,7 @@ def ask(video: Path, question: str, options: tuple[str, ...], as_json: bool, con
         "tools": {"profile": profile},
         "budgets": {"max_steps": max_steps, "max_tool_calls": max_tool_calls, "max_seconds": max_seconds},
         "cache": {"dir": str(cache_dir) if cache_dir else None, "enabled": False if no_cache else None},
-    })
+    }, base=base)
     reader = VideoReader.open(video)  # bad input fails here, before any planner or cache work
     with reader, open_planner(config) as planner, progress_status(not as_json) as progress:
         agent = VideoAgent(

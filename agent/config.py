@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -49,6 +49,22 @@ class CacheConfig(BaseModel):
     dir: str | None = Field(default=None, description="directory of results.sqlite; default: user cache dir")
 
 
+class LocalLLMConfig(BaseModel):
+    """A planner model vidagent serves itself (llama.cpp on 127.0.0.1), started for the run.
+
+    ``model``: ``qwen2.5-coder-1.5b`` (the lite default, assembled from PyPI parts),
+    ``smollm2-135m`` (tiny, for tests) or a path to a .gguf file.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    engine: Literal["llamacpp"] = "llamacpp"
+    model: str = "qwen2.5-coder-1.5b"
+    n_ctx: int = Field(default=8192, ge=512)
+    n_threads: int = Field(default=2, ge=1)
+    startup_timeout_s: float = Field(default=120.0, gt=0)
+
+
 class AgentConfig(BaseModel):
     """Everything that defines a pipeline: planner, tools, budgets, cache."""
 
@@ -57,16 +73,39 @@ class AgentConfig(BaseModel):
     name: str = Field(default="", description="a pipeline's name, for reports")
     description: str = ""
     planner: PlannerConfig = Field(default_factory=PlannerConfig)
+    local_llm: LocalLLMConfig | None = Field(
+        default=None, description="serve the planner model locally; planner.base_url is then ignored"
+    )
     script: str | None = Field(default=None, description="JSON file of actions for the scripted planner")
     tools: ToolsConfig = Field(default_factory=ToolsConfig)
     budgets: Budgets = Field(default_factory=Budgets)
     cache: CacheConfig = Field(default_factory=CacheConfig)
 
     @classmethod
-    def load(cls, path: str | Path | None, overrides: dict[str, dict[str, Any]] | None = None) -> "AgentConfig":
-        """Read ``path`` (TOML) if given, then apply ``overrides`` (section -> key -> value;
-        None values are ignored). Errors name the file and the offending key in one line."""
+    def lite_default(cls) -> "AgentConfig":
+        """The embedded default: Qwen2.5-Coder-1.5B under llama.cpp, lite tools, JSON-constrained replies."""
+        return cls(
+            name="lite-default",
+            planner=PlannerConfig(kind="openai", dialect="llamacpp", mode="json", max_tokens=512, timeout_s=300,
+                                  max_retries=1),
+            local_llm=LocalLLMConfig(),
+            tools=ToolsConfig(profile="lite"),
+            budgets=Budgets(max_steps=6, max_tool_calls=10, max_seconds=900),
+        )
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path | None,
+        overrides: dict[str, dict[str, Any]] | None = None,
+        base: "AgentConfig | None" = None,
+    ) -> "AgentConfig":
+        """Read ``path`` (TOML) if given, else start from ``base``; then apply ``overrides``
+        (section -> key -> value; None values are ignored). Errors name the file and the
+        offending key in one line."""
         data: dict[str, Any] = {}
+        if path is None and base is not None:
+            data = base.model_dump(exclude_defaults=True)
         if path is not None:
             p = Path(path)
             if not p.is_file():

@@ -38,10 +38,47 @@ def open_planner(config) -> Iterator[Planner]:
             raise ConfigError("the scripted planner needs a script: pass --script FILE or set script in the config")
         yield build_planner(config.planner, script=load_script(config.script))
         return
-    planner = build_planner(config.planner)
+    if config.local_llm is not None:
+        with serve_local_llm(config.local_llm) as base_url:
+            local = config.planner.model_copy(update={"base_url": base_url, "dialect": "llamacpp"})
+            with _closing(build_planner(local)) as planner:
+                yield planner
+        return
+    with _closing(build_planner(config.planner)) as planner:
+        yield planner
+
+
+@contextmanager
+def _closing(planner: Planner) -> Iterator[Planner]:
     try:
         yield planner
     finally:
         close = getattr(planner, "close", None)
         if close is not None:
             close()
+
+
+def local_model_path(model: str) -> Path:
+    """The .gguf file for a LocalLLMConfig.model name (assembled and verified on first use)."""
+    from planners import model_files
+
+    if model == "qwen2.5-coder-1.5b":
+        return model_files.qwen_coder_gguf()
+    if model == "smollm2-135m":
+        return model_files.smollm2_gguf()
+    path = Path(model).expanduser()
+    if path.suffix != ".gguf" or not path.is_file():
+        raise ConfigError(f"local_llm.model {model!r} is neither a known model (qwen2.5-coder-1.5b, smollm2-135m) "
+                          "nor an existing .gguf file")
+    return path
+
+
+@contextmanager
+def serve_local_llm(local) -> Iterator[str]:
+    """Start llama.cpp's OpenAI-compatible server for ``local`` and yield its base URL."""
+    from planners.servers.llamacpp import LlamaCppServer
+
+    path = local_model_path(local.model)
+    with LlamaCppServer(path, n_ctx=local.n_ctx, n_threads=local.n_threads,
+                        startup_timeout_s=local.startup_timeout_s) as server:
+        yield server.base_url

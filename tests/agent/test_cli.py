@@ -105,7 +105,6 @@ def test_ask_unparsed_is_reported_not_guessed(bikes_mp4, tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["ask", "{video}", "q"], "no planner configured"),
         (["ask", "{video}", "q", "--config", "{missing}"], "config file not found"),
         (["ask", "{video}", "q", "--script", "{video}"], "not valid JSON"),
         (["ask", "{video}", "q", "--base-url", "http://127.0.0.1:9/v1", "--profile", "huge"], "unknown tool profile"),
