@@ -267,6 +267,39 @@ def cache_clear(tool: str | None, cache_dir: Path | None) -> None:
     click.echo(f"removed {removed} cached results")
 
 
+# -- models --------------------------------------------------------------------------------
+
+
+@cli.group()
+def models() -> None:
+    """Check the pretrained models of the lite tier."""
+
+
+@models.command("check")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--no-load", is_flag=True, help="check files only; do not try loading the models")
+def models_check(as_json: bool, no_load: bool) -> None:
+    """Report which models are present, verified (size and hash) and loadable. Exit 2 if any is not."""
+    from planners.model_files import planner_model_status
+    from tools.models.assets import model_status
+
+    with progress_status(not as_json) as progress:
+        progress("checking tool models")
+        statuses = list(model_status(load=not no_load).values())
+        progress("checking planner models (the first run assembles the 1.1 GB planner model)")
+        statuses += list(planner_model_status(load=not no_load).values())
+    ok = all(s.present and s.verified and s.loadable is not False for s in statuses)
+    if as_json:
+        _print_json([s.__dict__ for s in statuses])
+    else:
+        for s in statuses:
+            load = {True: "loads", False: "DOES NOT LOAD", None: "not loaded"}[s.loadable]
+            flags = f"{'present' if s.present else 'MISSING'}, {'verified' if s.verified else 'NOT VERIFIED'}, {load}"
+            click.echo(f"{s.model:<28} {flags}" + (f"\n    {s.reason}" if s.reason else ""))
+    if not ok:
+        raise Exit(2)
+
+
 # -- commands from other packages ----------------------------------------------------------
 
 COMMANDS_ENTRY_POINT_GROUP = "vidagent.commands"
