@@ -98,6 +98,7 @@ class LlamaCppServer(ManagedServer):
             startup_timeout_s=startup_timeout_s,
             port=port,
             log_path=log_path,
+            env={"PYTHONUNBUFFERED": "1"},  # log lines appear as they happen
         )
 
     @property

@@ -151,6 +151,7 @@ class VllmCpuServer(ManagedServer):
             port=port,
             log_path=log_path,
             env={
+                "PYTHONUNBUFFERED": "1",
                 "HF_HUB_OFFLINE": "1",
                 "TRANSFORMERS_OFFLINE": "1",
                 # vLLM leaves IPC sockets and compile caches here: one fresh dir per run.
