@@ -90,7 +90,7 @@ class AgentConfig(BaseModel):
                                   max_retries=1),
             local_llm=LocalLLMConfig(),
             tools=ToolsConfig(profile="lite"),
-            budgets=Budgets(max_steps=6, max_tool_calls=10, max_seconds=900),
+            budgets=Budgets(max_steps=6, max_tool_calls=10, max_seconds=900, min_tool_steps=1),
         )
 
     @classmethod

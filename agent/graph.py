@@ -33,6 +33,9 @@ class Budgets(BaseModel):
     max_steps: int = Field(default=8, ge=1)
     max_tool_calls: int = Field(default=16, ge=0)
     max_seconds: float = Field(default=600.0, gt=0)
+    min_tool_steps: int = Field(
+        default=0, ge=0, description="tool steps required before an answer is accepted (small planners answer too early)"
+    )
 
 
 class AgentState(TypedDict, total=False):
@@ -100,6 +103,7 @@ def plan(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         history=history,
         feedback=state.get("feedback"),
         must_answer=forced,
+        must_call_tools=len(history) < ctx.budgets.min_tool_steps and bool(ctx.tool_specs),
         images=ctx.images(state.get("turns", 0), history),
     )
     ctx.progress(f"planning (step {len(ctx.trace.steps) + 1})")

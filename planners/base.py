@@ -68,6 +68,9 @@ class PlannerInput(_Frozen):
     history: tuple[HistoryStep, ...] = ()
     feedback: str | None = Field(default=None, description="why the previous reply was rejected")
     must_answer: bool = Field(default=False, description="budget exhausted: only an answer is accepted")
+    must_call_tools: bool = Field(
+        default=False, description="no answer is accepted yet: the planner must gather evidence with tools first"
+    )
     images: tuple[ImagePart, ...] = ()
 
 
@@ -128,6 +131,8 @@ def validate_action(action: Any, request: PlannerInput) -> str | None:
         if bad:
             return f"unknown tool(s) {', '.join(bad)}; available: {', '.join(sorted(known))}"
     elif isinstance(action, FinalAnswer):
+        if request.must_call_tools and not request.must_answer:
+            return "call at least one tool before answering: use action 'call_tools'"
         if request.options:
             if action.choice is None:
                 return f"this is a multiple-choice question: set 'choice' to an option index 0-{len(request.options) - 1}"

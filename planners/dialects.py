@@ -147,6 +147,8 @@ def action_schema(request: PlannerInput) -> dict:
     answer = answer_schema(request)
     if request.must_answer or not request.tools:
         return answer
+    if request.must_call_tools:
+        return call_tools_schema(request.tools)
     return {"anyOf": [call_tools_schema(request.tools), answer]}
 
 

@@ -163,3 +163,21 @@ def test_graph_drawing_matches_snapshot(cache):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(drawing)
     assert drawing == path.read_text(), "the agent graph changed: review, then rerun with VIDAGENT_UPDATE_SNAPSHOTS=1"
+
+
+def test_min_tool_steps_rejects_an_answer_before_any_tool(bikes_mp4, cache):
+    seen = []
+
+    def eager(request: PlannerInput):
+        seen.append(request)
+        if request.history or request.feedback is None:
+            if request.history:
+                return {"action": "answer", "answer": "ten seconds"}
+            return {"action": "answer", "answer": "a guess"}
+        return {"action": "call_tools", "calls": [{"name": "video_info", "args": {}}]}
+
+    agent = VideoAgent(planner=FunctionPlanner(eager), cache=cache, budgets=Budgets(min_tool_steps=1))
+    answer = agent.ask(bikes_mp4, "How long is it?")
+    assert answer.status == "answered" and answer.text == "ten seconds"
+    assert seen[0].must_call_tools and "call at least one tool" in seen[1].feedback
+    assert not seen[2].must_call_tools

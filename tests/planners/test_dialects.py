@@ -183,3 +183,11 @@ def test_unwrap_strict_reply():
     wrapped = {STRICT_ROOT_KEY: {**CALL, "calls": [{"name": "detect_objects", "args": {"labels": ["x"], "start_s": None}}]}}
     assert unwrap_strict_reply(wrapped, request)["calls"] == [{"name": "detect_objects", "args": {"labels": ["x"]}}]
     assert unwrap_strict_reply(ANSWER, request) == ANSWER
+
+
+def test_must_call_tools_leaves_only_the_call_branch():
+    from planners.dialects import action_schema
+
+    request = sample_request().model_copy(update={"must_call_tools": True})
+    schema = action_schema(request)
+    assert "anyOf" not in schema and schema["properties"]["action"]["const"] == "call_tools"
