@@ -120,8 +120,8 @@ class MergedRead:
     """One piece of text seen over consecutive frames.
 
     text: the most confident spelling (highest summed score over its reads).
-    score: best single-read score.
-    box: box of that best read, source pixels.
+    score: best score among the reads of that spelling.
+    box: box of that read, source pixels.
     first_s / last_s: times of the first and last frame it was read in, seconds.
     n_reads: number of frames it was read in.
     """
@@ -178,7 +178,7 @@ def merge_reads(
         for _, r in g.reads:
             totals[r.text] = totals.get(r.text, 0.0) + r.score
         text = max(totals, key=totals.get)
-        _, top = max(g.reads, key=lambda tr: tr[1].score)
+        top = max((r for _, r in g.reads if r.text == text), key=lambda r: r.score)
         out.append(MergedRead(text, top.score, top.box, g.reads[0][0], g.reads[-1][0], len(g.reads)))
     return sorted(out, key=lambda m: (m.first_s, m.box[1], m.box[0]))
 

@@ -1,7 +1,9 @@
 """SSD-MobileNet-v2 COCO object detector (TF detection zoo graph) run by OpenCV's dnn module.
 
 The graph ends in OpenCV's ``DetectionOutput`` layer, which already applies per-class
-non-maximum suppression (IoU 0.6, keep top 100 per image); no second NMS is done here.
+non-maximum suppression (IoU 0.6, keep top 100 per image), but on boxes that may reach past
+the image. Clipping them to the image can push two boxes of one class above 0.6 again (seen
+on the astronaut photo), so the same per-class NMS is repeated on the clipped boxes.
 
 >>> det = SsdDetector()                                             # doctest: +SKIP
 >>> [found] = det.detect([image_rgb], min_confidence=0.5)            # doctest: +SKIP
@@ -26,6 +28,8 @@ from tools.models.coco_labels import COCO_LABELS
 MODEL = "ssd_mobilenet_v2_coco"
 INPUT_SIZE = 300
 """The graph's input is 300x300; every image is resized to it (aspect ratio not kept)."""
+NMS_IOU = 0.6
+"""Same-class boxes overlapping more than this are duplicates (the graph's own setting)."""
 
 
 class ImageDetections(NamedTuple):
@@ -138,8 +142,29 @@ def _decode(rows: np.ndarray, shape: tuple[int, ...], min_confidence: float, wan
     kept = np.stack(keep_rows)
     xyxy = kept[:, 3:7] * np.array([w, h, w, h], dtype=np.float32)
     xyxy = np.clip(xyxy, 0, [w, h, w, h]).astype(np.float32)
-    nonempty = (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])
-    return ImageDetections(xyxy[nonempty], kept[nonempty, 2].astype(np.float32), np.array(labels)[nonempty])
+    labels_arr = np.array(labels)
+    keep = (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])
+    keep &= _per_class_nms(xyxy, labels_arr, NMS_IOU)
+    return ImageDetections(xyxy[keep], kept[keep, 2].astype(np.float32), labels_arr[keep])
+
+
+def _per_class_nms(xyxy: np.ndarray, labels: np.ndarray, iou: float) -> np.ndarray:
+    """(n,) bool: boxes to keep; rows must be sorted by score, best first."""
+    keep = np.ones(len(xyxy), dtype=bool)
+    area = (xyxy[:, 2] - xyxy[:, 0]) * (xyxy[:, 3] - xyxy[:, 1])
+    for i in range(len(xyxy)):
+        if not keep[i]:
+            continue
+        later = np.arange(i + 1, len(xyxy))
+        later = later[keep[later] & (labels[later] == labels[i])]
+        if not len(later):
+            continue
+        iw = np.clip(np.minimum(xyxy[i, 2], xyxy[later, 2]) - np.maximum(xyxy[i, 0], xyxy[later, 0]), 0, None)
+        ih = np.clip(np.minimum(xyxy[i, 3], xyxy[later, 3]) - np.maximum(xyxy[i, 1], xyxy[later, 1]), 0, None)
+        inter = iw * ih
+        overlap = inter / np.maximum(area[i] + area[later] - inter, 1e-9)
+        keep[later[overlap > iou]] = False
+    return keep
 
 
 _shared: SsdDetector | None = None
