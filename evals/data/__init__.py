@@ -1,0 +1,1 @@
+"""Annotation files shipped with vidagent (package data), e.g. ``smoke.json`` for the ``smoke`` suite."""
