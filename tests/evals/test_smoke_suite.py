@@ -120,6 +120,13 @@ def test_file_has_enough_varied_questions():
     assert {q["difficulty"] for q in QUESTIONS} <= set(DIFFICULTIES)
 
 
+def test_correct_options_are_spread_over_positions():
+    """Always picking the same option position must not pass the multiple-choice questions."""
+    positions = [q["answer"] for q in QUESTIONS if q["options"] is not None]
+    most = max(positions.count(p) for p in set(positions))
+    assert most <= len(positions) / 2, f"{most} of {len(positions)} answers sit at the same position"
+
+
 @pytest.mark.parametrize("q", QUESTIONS, ids=lambda q: q["id"])
 def test_question_is_well_formed(q):
     assert q["clip"] in CLIPS
