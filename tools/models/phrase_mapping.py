@@ -2,8 +2,9 @@
 
 Rules, first hit wins:
   1. normalise (lower case, no punctuation or leading determiners), split off colour words as
-     attributes ("a red car" -> noun "car", attributes ("red",)) and keep the head of the
-     phrase ("man in a hat" -> "man", "slice of pizza" -> "pizza");
+     attributes ("a red car" -> noun "car", attributes ("red",); colour words anywhere in
+     the phrase count, so "man in a red shirt" -> person, ("red",)) and keep the head of
+     the phrase ("man in a hat" -> "man", "slice of pizza" -> "pizza");
   2. the noun or, failing that, ever shorter head-final parts of it ("police car" -> "car";
      English compounds are head-final) are looked up, each also made singular:
      in ``UNSUPPORTED`` (near misses such as "tractor", "traffic cone", "flag") -> method
@@ -16,7 +17,9 @@ A phrase with ``label is None`` is unsupported by the closed-set detector: calle
 so instead of counting some other class.
 
 >>> PhraseMapper().map("a red car")   # doctest: +SKIP
-PhraseMatch(phrase='a red car', label='car', score=1.0, method='synonym', noun='car', attributes=('red',), nearest='car')
+PhraseMatch(phrase='a red car', label='car', score=1.0, method='synonym', noun='car', attributes=('red',), nearest=None)
+>>> PhraseMapper().map("mouse trap").explain()   # doctest: +SKIP
+"'mouse trap' is not one of the 80 COCO classes the detector knows (closest: 'mouse', text similarity 0.77, too low)"
 """
 
 from __future__ import annotations
@@ -55,8 +58,9 @@ SYNONYMS: dict[str, str] = {
     "pedestrian": "person", "human": "person", "child": "person", "children": "person",
     "kid": "person", "boy": "person", "girl": "person", "guy": "person", "lady": "person",
     "baby": "person", "adult": "person", "cyclist": "person", "biker": "person",
-    "rider": "person", "driver": "person", "bicyclist": "person", "motorcyclist": "person", "player": "person", "someone": "person",
-    "persons": "person", "passerby": "person", "passersby": "person", "worker": "person",
+    "bicyclist": "person", "motorcyclist": "person", "rider": "person", "driver": "person",
+    "player": "person", "someone": "person", "persons": "person", "passerby": "person",
+    "passersby": "person", "worker": "person",
     "police officer": "person", "policeman": "person", "teenager": "person",
     "toddler": "person", "grandmother": "person", "grandfather": "person", "mother": "person",
     "father": "person", "businessman": "person", "businesswoman": "person", "student": "person",
@@ -108,7 +112,8 @@ SYNONYMS: dict[str, str] = {
     "computer mouse": "mouse", "notebook computer": "laptop", "laptop computer": "laptop",
     "teddy": "teddy bear", "ski": "skis", "skateboarder": "person", "surfer": "person",
     "skier": "person", "snowboarder": "person", "necktie": "tie",
-    "wineglass": "wine glass", "cupcake": "cake", "flatscreen": "tv", "parasol": "umbrella", "novel": "book", "wall clock": "clock", "alarm clock": "clock",
+    "wineglass": "wine glass", "cupcake": "cake", "flatscreen": "tv", "parasol": "umbrella",
+    "novel": "book", "wall clock": "clock", "alarm clock": "clock",
 }  # fmt: skip
 
 UNSUPPORTED: frozenset[str] = frozenset({
@@ -167,7 +172,6 @@ class PhraseMatch:
         return f"'{self.phrase}' is not one of the 80 COCO classes the detector knows"
 
 
-_LABELS = frozenset(COCO_CLASS_NAMES)
 _TABLE: dict[str, str] = {**{name: name for name in COCO_CLASS_NAMES}, **SYNONYMS}
 
 

@@ -128,7 +128,10 @@ class SsdDetector:
         return out
 
 
-def _decode(rows: np.ndarray, shape: tuple[int, ...], min_confidence: float, wanted: set[str] | None) -> ImageDetections:
+def _decode(
+    rows: np.ndarray, shape: tuple[int, ...], min_confidence: float, wanted: set[str] | None
+) -> ImageDetections:
+    """Rows (k, 7) of one image from the graph -> boxes in source pixels, best first."""
     h, w = shape[:2]
     keep_rows, labels = [], []
     for row in rows[np.argsort(-rows[:, 2], kind="stable")]:

@@ -65,8 +65,10 @@ TABLE_CASES = [
     ("bicyclist", "person", ()),
 ]
 
-UNSUPPORTED_CASES = ["tractor", "traffic cone", "the orange traffic cone", "flag", "a red flag",
-                     "street sign", "taxi sign", "glove", "wheelchair", "van", "car door", "bicycle helmet"]  # fmt: skip
+UNSUPPORTED_CASES = [
+    "tractor", "traffic cone", "the orange traffic cone", "flag", "a red flag", "street sign",
+    "taxi sign", "glove", "wheelchair", "van", "car door", "bicycle helmet",
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("phrase, label, attributes", TABLE_CASES)
