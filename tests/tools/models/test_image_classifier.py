@@ -55,3 +55,24 @@ def test_rejects_bad_input(classifier):
         classifier.classify([np.zeros((10, 10), np.uint8)])
     with pytest.raises(ValueError):
         classifier.classify([skimage_data.chelsea()], top_k=0)
+
+
+def test_one_classifier_shared_by_threads(classifier):
+    import threading
+
+    images = [skimage_data.chelsea(), skimage_data.coffee()]
+    expected = classifier.classify(images, top_k=3)
+    results, errors = [None] * 3, []
+
+    def work(k):
+        try:
+            results[k] = classifier.classify(images, top_k=3)
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and all(r == expected for r in results)
