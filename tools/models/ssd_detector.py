@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Collection, Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -24,6 +24,9 @@ from tools.errors import require
 from tools.models import check_rgb_images
 from tools.models.assets import LITE_EXTRA, load_failed, model_file
 from tools.models.coco_labels import COCO_LABELS
+
+if TYPE_CHECKING:
+    from tools.detections import Detections
 
 MODEL = "ssd_mobilenet_v2_coco"
 INPUT_SIZE = 300
@@ -44,7 +47,7 @@ class ImageDetections(NamedTuple):
     scores: np.ndarray
     labels: np.ndarray
 
-    def to_detections(self, frame_index: int, time_s: float):
+    def to_detections(self, frame_index: int, time_s: float) -> Detections:
         """These boxes as ``tools.detections.Detections`` of one video frame."""
         from tools.detections import Detections
 
