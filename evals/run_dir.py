@@ -66,7 +66,7 @@ class ResultRow(BaseModel):
     exception outside the agent loop), ``not_recorded`` (replay of a sample the recorded run
     has no recording for).
     ``sample_seconds``: wall time the worker spent on the sample, seconds (video hashing
-    included; worker start-up excluded).
+    included; worker start-up excluded). ``worker_pid``: the process that answered it.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -105,6 +105,7 @@ class ResultRow(BaseModel):
     budget_hit: str | None = None
     totals: dict[str, Any] | None = None
     sample_seconds: float | None = None
+    worker_pid: int | None = None
     finished_at: str = ""
 
 

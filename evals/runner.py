@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -227,7 +227,8 @@ def _score(suite: Suite, completion: Completion) -> tuple[ResultRow, dict | None
     if outcome.answer is None:
         score = (SampleScore.missing_video(sample, outcome.failure) if outcome.failure_kind == "video_unreadable"
                  else unanswered_score(sample, outcome.failure))
-        return result_row(sample, score, error_kind=outcome.failure_kind, seconds=outcome.seconds), None, None
+        return result_row(sample, score, error_kind=outcome.failure_kind, seconds=outcome.seconds,
+                          worker_pid=outcome.worker_pid), None, None
     answer = outcome.answer
     error_kind = "agent_error" if answer.status == "error" else None
     try:
@@ -239,7 +240,9 @@ def _score(suite: Suite, completion: Completion) -> tuple[ResultRow, dict | None
         "answer": answer.model_dump(mode="json", exclude={"trace"}), "trace": answer.trace.model_dump(mode="json"),
     }
     recording_line = outcome.recording.model_dump(mode="json") if outcome.recording is not None else None
-    return result_row(sample, score, answer=answer, error_kind=error_kind, seconds=outcome.seconds), trace_line, recording_line
+    row = result_row(sample, score, answer=answer, error_kind=error_kind, seconds=outcome.seconds,
+                     worker_pid=outcome.worker_pid)
+    return row, trace_line, recording_line
 
 
 def unanswered_score(sample: Sample, message: str) -> SampleScore:
@@ -253,7 +256,7 @@ def unanswered_score(sample: Sample, message: str) -> SampleScore:
 
 def result_row(
     sample: Sample, score: SampleScore, *, answer: Answer | None = None, error_kind: str | None = None,
-    seconds: float | None = None,
+    seconds: float | None = None, worker_pid: int | None = None,
 ) -> ResultRow:
     trace = answer.trace if answer is not None else None
     return ResultRow(
@@ -268,11 +271,6 @@ def result_row(
         budget_hit=trace.budget_hit if trace else None,
         totals=trace.totals.model_dump(mode="json") if trace else None,
         sample_seconds=seconds,
+        worker_pid=worker_pid,
         finished_at=now_iso(),
     )
-
-
-def ordered_rows(rows: Iterable[ResultRow], samples: list[Sample]) -> list[ResultRow]:
-    """``rows`` in the suite's sample order (results.jsonl is in completion order)."""
-    position = {s.sample_id: i for i, s in enumerate(samples)}
-    return sorted(rows, key=lambda r: position.get(r.sample_id, len(position)))

@@ -8,6 +8,7 @@ need the suite.
 
 from __future__ import annotations
 
+import os
 import time
 import traceback
 from dataclasses import dataclass
@@ -59,7 +60,7 @@ class SampleTask(BaseModel):
 class SampleOutcome(BaseModel):
     """What a worker returns for one sample: an Answer, or why there is none.
 
-    ``seconds``: wall time spent on the sample, seconds.
+    ``seconds``: wall time spent on the sample, seconds. ``worker_pid``: the process that ran it.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -70,6 +71,7 @@ class SampleOutcome(BaseModel):
     failure_kind: FailureKind | None = None
     recording: SampleRecording | None = None
     seconds: float = 0.0
+    worker_pid: int = 0
 
 
 class SampleWorker:
@@ -107,13 +109,13 @@ class SampleWorker:
             answer, recording = self._answer(task)
         except VideoError as exc:  # the video could not be opened
             return SampleOutcome(sample_id=sample.sample_id, failure=str(exc), failure_kind="video_unreadable",
-                                 seconds=time.monotonic() - started)
+                                 seconds=time.monotonic() - started, worker_pid=os.getpid())
         except Exception as exc:
             detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             return SampleOutcome(sample_id=sample.sample_id, failure=detail, failure_kind="worker_error",
-                                 seconds=time.monotonic() - started)
+                                 seconds=time.monotonic() - started, worker_pid=os.getpid())
         return SampleOutcome(sample_id=sample.sample_id, answer=answer, recording=recording,
-                             seconds=time.monotonic() - started)
+                             seconds=time.monotonic() - started, worker_pid=os.getpid())
 
     def _answer(self, task: SampleTask) -> tuple[Answer, SampleRecording | None]:
         sample = task.sample
