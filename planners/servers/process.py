@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import atexit
 import ctypes
+import logging
 import os
 import shutil
 import signal
@@ -35,6 +36,8 @@ from typing import Mapping, Sequence
 import httpx
 
 from tools.errors import VidagentError
+
+log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
 HEALTH_POLL_S = 0.25
@@ -98,8 +101,8 @@ class ManagedServer:
     ``{run_dir}`` too. ``port=None`` picks a free port (and retries twice with another one if
     the server reports the address in use). ``startup_timeout_s`` bounds the health wait in
     seconds; ``stop_timeout_s`` is the grace between SIGTERM and SIGKILL. ``log_path`` defaults
-    to ``<run_dir>/server.log``. The run dir is removed at stop unless ``keep_run_dir`` or the
-    server failed to start (its log is then kept for reading).
+    to ``<run_dir>/server.log``. The run dir is removed at stop unless ``keep_run_dir``, or the
+    server failed to start or died by itself (its log is then kept for reading).
     """
 
     def __init__(
@@ -263,6 +266,12 @@ class ManagedServer:
         if process is None:
             return
         _running.discard(self)
+        code = process.poll()
+        if code is not None and self.start_seconds is not None:
+            # It died on its own after it was healthy: keep the log that says why.
+            self.keep_run_dir = True
+            log.warning("%s server (pid %d) had exited by itself with code %s; log: %s",
+                        self.name, process.pid, code, self.log_path)
         pgid = process.pid  # start_new_session: the group id is the leader's pid
         started = time.monotonic()
         _signal_group(pgid, signal.SIGTERM)
