@@ -38,13 +38,14 @@ class WorkerStartError(VidagentError):
 class Completion:
     """A finished task: the worker's outcome, or why the parent gave up on it.
 
-    ``failure_kind`` is ``timeout`` or ``worker_died`` when ``outcome`` is None.
+    ``failure_kind`` is ``timeout``, ``worker_died`` or ``worker_error`` (the remote call
+    itself raised) when ``outcome`` is None.
     """
 
     task: SampleTask
     outcome: SampleOutcome | None = None
     failure: str | None = None
-    failure_kind: Literal["timeout", "worker_died"] | None = None
+    failure_kind: Literal["timeout", "worker_died", "worker_error"] | None = None
     seconds: float = 0.0
 
 
@@ -251,6 +252,11 @@ class RayExecutor:
                     actor, task, started = inflight.pop(ref)
                     try:
                         outcome = ray.get(ref)
+                    except ray.exceptions.RayTaskError as exc:  # e.g. the outcome could not be serialised
+                        yield Completion(task=task, failure=f"the Ray task failed: {_first_line(exc)}",
+                                         failure_kind="worker_error", seconds=time.monotonic() - started)
+                        idle.append(actor)
+                        continue
                     except ray.exceptions.RayActorError as exc:
                         yield Completion(task=task, failure=f"the Ray worker died: {_first_line(exc)}",
                                          failure_kind="worker_died", seconds=time.monotonic() - started)

@@ -135,9 +135,6 @@ class RecordingPlanner:
         ))
         return reply
 
-    def close(self) -> None:  # the inner planner belongs to whoever opened it
-        pass
-
 
 def _shown(request: PlannerInput) -> dict[str, Any]:
     return {
@@ -259,10 +256,6 @@ class ReplayPlanner:
         self.vision_limits = VisionLimits()  # images were never recorded; nothing to decode
         self._next = 0
         self._lock = threading.Lock()
-
-    @property
-    def turns_left(self) -> int:
-        return len(self.recording.turns) - self._next
 
     def plan(self, request: PlannerInput) -> PlannerReply:
         with self._lock:

@@ -211,7 +211,7 @@ def _finished_samples(
             tasks.append(SampleTask(sample=sample, recording=recordings.get(sample.sample_id)))
     if not tasks:
         return
-    cache_path = pipeline.cache_path()
+    cache_path = pipeline.cache_path() if options.mode != "replay" else None  # a replay computes nothing to cache
     spec = WorkerSpec(pipeline=pipeline, cache_path=str(cache_path) if cache_path else None, mode=options.mode)
     executor = make_executor(options.executor, spec, options.workers, options.timeout_s)
     for completion in executor.run(tasks):
