@@ -138,6 +138,8 @@ class VllmCpuServer(ManagedServer):
             "--enable-auto-tool-choice",
             "--tool-call-parser", tool_call_parser,
             "--structured-outputs-config", json.dumps(STRUCTURED_OUTPUTS_CONFIG),
+            # Report usage.prompt_tokens_details.cached_tokens (prefix caching is on by default).
+            "--enable-prompt-tokens-details",
         ]
         if chat_template is not None:
             command += ["--chat-template", str(chat_template)]

@@ -127,6 +127,15 @@ def test_planner_json_step_is_a_schema_valid_action_with_usage(vllm_server):
     assert reply.model == vllm_server.model_name and reply.seconds > 0
 
 
+def test_the_next_step_reuses_the_cached_prompt_prefix_and_reports_it(vllm_server):
+    with planner(vllm_server, max_tokens=8) as p:
+        first = p.plan(sample_request(steps=1))
+        second = p.plan(sample_request(steps=2))
+    assert second.usage.prompt_tokens > first.usage.prompt_tokens
+    # Most of the first prompt (system prompt, tools, first step) is served from vLLM's prefix cache.
+    assert second.usage.cached_prompt_tokens >= first.usage.prompt_tokens // 2, second.usage
+
+
 def test_planner_must_answer_step_gets_an_answer(vllm_server):
     request = sample_request(steps=2, must_answer=True)
     with planner(vllm_server) as p:
