@@ -326,7 +326,7 @@ def _try_load_gguf(path: Path) -> None:
     from tools.errors import require
 
     llama_cpp = require("llama_cpp", LITE_EXTRA, "llama-cpp-python")
-    llm = llama_cpp.Llama(model_path=str(path), n_ctx=256, n_threads=2, verbose=False)
+    llm = llama_cpp.Llama(model_path=str(path), n_ctx=256, n_threads=1, verbose=False)
     try:
         if llm.n_vocab() <= 0:
             raise ValueError("model has an empty vocabulary")

@@ -27,6 +27,9 @@ from planners.servers.process import ManagedServer
 from tools.errors import require
 
 DEFAULT_N_CTX = 4096
+# One core is left free: llama.cpp's threads spin at each barrier, and with even one other busy
+# process on a 2-core machine 2 threads decoded 10-40x slower than 1 (see LlamaCppServer).
+DEFAULT_N_THREADS = max(1, (os.cpu_count() or 2) - 1)
 DEFAULT_PROMPT_CACHE_BYTES = 512 * 1024 * 1024
 
 
@@ -34,10 +37,11 @@ class LlamaCppServer(ManagedServer):
     """``python -m llama_cpp.server`` serving ``model_path`` on 127.0.0.1.
 
     ``n_ctx``: context length in tokens. ``n_threads``: CPU threads for decoding and prompt
-    evaluation. llama.cpp's threads spin at every barrier, so more threads than free cores is
-    ruinous: on the 2-core machine with other work running, SmolLM2 decoded 6.5 tokens/s with
-    2 threads and 70 with 1 (Qwen 1.5B: 1.2 vs 9.3). Use 1 when something else runs beside it
-    (parallel tests, several servers). ``prompt_cache``: keep whole conversation states in RAM (up to
+    evaluation, default one less than the cores (1 on the 2-core machines here). llama.cpp's
+    threads spin at every barrier, so more threads than free cores is ruinous: on a 2-core
+    machine with one or more other busy processes, SmolLM2 decoded 0.4-6.5 tokens/s with 2
+    threads and 50-70 with 1; Qwen 1.5B 0.3-1.2 against 9-12. Pass 2 only on an idle machine.
+    ``prompt_cache``: keep whole conversation states in RAM (up to
     ``prompt_cache_bytes``). ``model_alias``: the model name the API reports and accepts
     (default: the file name without ``.gguf``). ``chat_format``: a llama-cpp-python chat
     format name; None uses the template stored in the GGUF. ``startup_timeout_s`` in seconds.
@@ -48,7 +52,7 @@ class LlamaCppServer(ManagedServer):
         model_path: str | os.PathLike,
         *,
         n_ctx: int = DEFAULT_N_CTX,
-        n_threads: int = 2,
+        n_threads: int = DEFAULT_N_THREADS,
         n_batch: int = 512,
         prompt_cache: bool = True,
         prompt_cache_bytes: int = DEFAULT_PROMPT_CACHE_BYTES,
