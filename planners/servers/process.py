@@ -130,6 +130,7 @@ class ManagedServer:
         self._env = dict(env or {})
         self._log_path_arg = Path(log_path) if log_path is not None else None
         self._run_dir_parent = run_dir_parent
+        self._keep_run_dir_asked = keep_run_dir
         self.keep_run_dir = keep_run_dir
         self.run_dir: Path | None = None
         self.log_path: Path | None = None
@@ -171,6 +172,7 @@ class ManagedServer:
             except ServerStartError as exc:
                 self._stop_group()
                 if attempt < attempts and "address already in use" in exc.log_tail.lower():
+                    self.keep_run_dir = self._keep_run_dir_asked
                     continue  # the free port was taken between our probe and the server's bind
                 raise
             except BaseException:
@@ -208,6 +210,7 @@ class ManagedServer:
     # -- internals --------------------------------------------------------------------------
 
     def _spawn(self) -> None:
+        self.start_seconds = None
         if self.run_dir is None:
             self.run_dir = Path(tempfile.mkdtemp(prefix=f"vidagent-{self.name}-", dir=self._run_dir_parent))
             (self.run_dir / "tmp").mkdir()

@@ -10,6 +10,7 @@ probe: anything schema-valid below was made so by the server's constraint, not b
 from __future__ import annotations
 
 import json
+import re
 
 import httpx
 import jsonschema
@@ -19,6 +20,7 @@ from planners.base import CallTools, FinalAnswer, PlannerError
 from planners.config import PlannerConfig
 from planners.dialects import action_schema
 from planners.openai_compat import OpenAICompatiblePlanner
+from planners.servers.vllm_cpu import VllmCpuServer, VllmEnvMissingError
 from tests.planners.chat_server import sample_request
 from tests.planners.vllm_fixture import vllm_server  # noqa: F401 (fixture)
 
@@ -169,3 +171,8 @@ def test_a_request_over_the_context_length_is_a_planner_error_with_the_servers_m
     message = str(err.value)
     assert "HTTP 400" in message
     assert "2048" in message, message  # the server names its context length
+
+
+def test_a_missing_env_is_an_error_naming_the_build_command(tmp_path):
+    with pytest.raises(VllmEnvMissingError, match=re.escape(f"build it with: VIDAGENT_VLLM_VENV={tmp_path} bash scripts/vllm_env.sh")):
+        VllmCpuServer(venv=tmp_path)
