@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # Install llama-cpp-python[server] into a Python environment, compiling it at most once.
 #
-#   scripts/build_llama_wheel.sh                 install into the Python on PATH (a venv's)
-#   PYTHON=.venv/bin/python scripts/build_llama_wheel.sh
+#   scripts/build_llama_wheel.sh                     install into the `python` on PATH
+#   PIP_PYTHON=.venv/bin/python scripts/build_llama_wheel.sh
+#   WHEELHOUSE=DIR ...                               where the wheel is kept
 #
 # PyPI has only the sdist of llama-cpp-python; compiling it takes ~5-10 min on 2 cores. The
 # wheel is built portable (-DGGML_NATIVE=OFF: no -march=native, so it runs on any x86-64 CPU
-# the cache may be copied to) into a wheelhouse (default ~/.cache/vidagent/wheelhouse, or
-# $VIDAGENT_WHEELHOUSE) and installed from there; later runs and other venvs reuse it.
+# the cache may be copied to) into a wheelhouse (default ~/.cache/vidagent/wheelhouse) and
+# installed from there; later runs and other venvs reuse it.
 # Run it before `pip install -e '.[lite]'`, so pip finds llama-cpp-python already installed.
 set -Eeuo pipefail
 
 VERSION=0.3.36
-PYTHON="${PYTHON:-python}"
-WHEELHOUSE="${VIDAGENT_WHEELHOUSE:-${XDG_CACHE_HOME:-$HOME/.cache}/vidagent/wheelhouse}"
+PYTHON="${PIP_PYTHON:-python}"
+WHEELHOUSE="${WHEELHOUSE:-${XDG_CACHE_HOME:-$HOME/.cache}/vidagent/wheelhouse}"
 trap 'echo "build_llama_wheel.sh: FAILED (exit $?); see the output above" >&2' ERR
 
 if "$PYTHON" - "$VERSION" <<'PY' 2>/dev/null
