@@ -8,7 +8,13 @@
 
 from planners.servers.llamacpp import LlamaCppServer
 from planners.servers.process import ManagedServer, ServerStartError, free_port, port_is_free
-from planners.servers.vllm_cpu import VllmCpuServer, VllmEnvMissingError, vllm_env_paths
+from planners.servers.vllm_cpu import (
+    VllmCpuServer,
+    VllmEnvMissingError,
+    default_vllm_venv,
+    require_vllm_env,
+    vllm_env_paths,
+)
 
 __all__ = [
     "LlamaCppServer",
@@ -16,7 +22,9 @@ __all__ = [
     "ServerStartError",
     "VllmCpuServer",
     "VllmEnvMissingError",
+    "default_vllm_venv",
     "free_port",
     "port_is_free",
+    "require_vllm_env",
     "vllm_env_paths",
 ]
