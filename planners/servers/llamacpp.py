@@ -19,12 +19,13 @@ HTTP 500; ``tool_choice="required"`` is ignored, a named function works.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
 
 from planners.servers.process import ManagedServer
-from tools.errors import require
+from tools.errors import MissingExtraError
 
 DEFAULT_N_CTX = 4096
 # One core is left free: llama.cpp's threads spin at each barrier, and with even one other busy
@@ -69,7 +70,7 @@ class LlamaCppServer(ManagedServer):
         if not self.model_path.is_file():
             raise FileNotFoundError(f"GGUF model not found: {self.model_path}")
         if python is None:
-            require("llama_cpp.server.app", "lite", "llama-cpp-python[server]")
+            _require_server_extra()
         self.model_alias = model_alias or self.model_path.name.removesuffix(".gguf")
         self.n_ctx = n_ctx
         command = [
@@ -112,3 +113,12 @@ class LlamaCppServer(ManagedServer):
     def base_url(self) -> str:
         """The OpenAI-compatible API root: ``http://127.0.0.1:<port>/v1``."""
         return self.url + "/v1"
+
+
+# What ``llama-cpp-python[server]`` adds; found without importing (which would load libllama).
+_SERVER_MODULES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings")
+
+
+def _require_server_extra() -> None:
+    if any(importlib.util.find_spec(m) is None for m in _SERVER_MODULES):
+        raise MissingExtraError("llama-cpp-python[server]==0.3.36", "lite")
