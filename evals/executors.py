@@ -176,29 +176,33 @@ class LocalExecutor:
         if slot.conn.poll():
             try:
                 kind, payload = slot.conn.recv()
-            except (EOFError, OSError):
-                kind, payload = "eof", None
+            except (EOFError, OSError):  # the process closed its end: it exited or is exiting
+                slot.process.join(TERMINATE_GRACE_S)
+                return self._dead(slot)
             if kind == "init_error":
                 raise WorkerStartError(f"a worker could not start the pipeline: {payload}")
             if kind == "ready":
                 slot.ready = True
                 return None, False
-            if kind == "done":
-                task, slot.task = slot.task, None
-                return Completion(task=task, outcome=payload, seconds=payload.seconds), False
-        if not slot.process.is_alive() and not slot.conn.poll():
-            slot.process.join()
-            code = slot.process.exitcode
-            if not slot.ready:
-                raise WorkerStartError(f"{slot.name} exited with code {code} while starting the pipeline")
-            if slot.task is None:
-                return None, True
-            return Completion(task=slot.task, failure=f"the worker process died (exit code {code})",
-                              failure_kind="worker_died", seconds=time.monotonic() - slot.started), True
+            task, slot.task = slot.task, None  # kind == "done"
+            return Completion(task=task, outcome=payload, seconds=payload.seconds), False
+        if not slot.process.is_alive():
+            return self._dead(slot)
         if slot.task is not None and self.timeout_s is not None and time.monotonic() - slot.started > self.timeout_s:
             return Completion(task=slot.task, failure=f"timed out after {self.timeout_s:g} s; the worker was replaced",
                               failure_kind="timeout", seconds=time.monotonic() - slot.started), True
         return None, False
+
+    @staticmethod
+    def _dead(slot: _Slot) -> tuple[Completion | None, bool]:
+        code = slot.process.exitcode
+        if not slot.ready:
+            raise WorkerStartError(f"{slot.name} exited with code {code} while starting the pipeline (its stderr is "
+                                   "above; a script that starts a run needs an `if __name__ == \"__main__\":` guard)")
+        if slot.task is None:
+            return None, True
+        return Completion(task=slot.task, failure=f"the worker process died (exit code {code})",
+                          failure_kind="worker_died", seconds=time.monotonic() - slot.started), True
 
 
 # -- Ray -------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """What a run's ``manifest.json`` says: the code, pipeline, models, suite, arguments and
 machine, so that a score can be traced to exactly what produced it.
 
-Model identities: a scripted planner is identified by its script file's sha256; a served
-planner by the model name its server reports on ``GET {base_url}/models`` (or the configured
-name when the server cannot be asked). Tools are identified by capability, backend and
+Model identities: a scripted planner is identified by its script file's sha256, a model that
+vidagent serves itself (``[local_llm]``) by its .gguf file's sha256, a served planner by the
+model name its server reports on ``GET {base_url}/models`` (or the configured name when the
+server cannot be asked). Tools are identified by capability, backend and
 version (the version is part of the result-cache key).
 """
 
@@ -147,6 +148,12 @@ def planner_identity(pipeline: Pipeline) -> ModelIdentity:
             path=str(script) if script else None,
             sha256=sha256_file(script) if script and script.is_file() else None,
         )
+    if config.local_llm is not None:  # a model file vidagent serves itself
+        from agent.runtime import local_model_path
+
+        path = local_model_path(config.local_llm.model)
+        return ModelIdentity(role="planner", kind="file", name=config.local_llm.model, path=str(path),
+                             sha256=sha256_file(path))
     return ModelIdentity(role="planner", kind="served", name=_served_model_name(config.planner),
                          base_url=config.planner.base_url)
 

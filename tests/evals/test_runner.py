@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from agent.types import Answer, Trace
+from evals.executors import WorkerStartError
 from evals.pipeline import Pipeline
 from evals.run_dir import ResultRow, RunDir, RunDirError, scan_jsonl, score_from_row
 from evals.runner import RunOptions, run_suite
@@ -36,6 +37,8 @@ MIXED = {
            "answered", True, None),
     "hang": (dict(video_id="one_cut", question="Which colour? [hang]", options=OPTIONS, answer=1, qtype="B"),
              "error", None, "timeout"),
+    "crash": (dict(video_id="one_cut", question="Which colour? [crash]", options=OPTIONS, answer=1, qtype="B"),
+              "error", None, "worker_died"),
     "p2": (dict(video_id="one_cut", question="Which colour? [pick 2]", options=OPTIONS, answer=1, qtype="A"),
            "answered", False, None),
     "count3": (dict(video_id="two_cuts", question="How many shots are there?", answer="three shots", qtype="B"),
@@ -84,24 +87,33 @@ def test_every_sample_gets_exactly_one_row_with_its_outcome(mixed_run):
 
 def test_summary_counts_parse_failures_and_errors_apart_from_wrong_answers(mixed_run):
     overall = mixed_run[1].summary.overall
-    assert (overall.n, overall.n_correct, overall.n_answered) == (8, 2, 4)
-    assert (overall.n_unparsed, overall.n_error) == (1, 3)
-    assert overall.accuracy == pytest.approx(2 / 8) and overall.accuracy_answered == pytest.approx(2 / 4)
+    assert (overall.n, overall.n_correct, overall.n_answered) == (9, 2, 4)
+    assert (overall.n_unparsed, overall.n_error) == (1, 4)
+    assert overall.accuracy == pytest.approx(2 / 9) and overall.accuracy_answered == pytest.approx(2 / 4)
     by_qtype = mixed_run[1].summary.by_qtype
     assert (by_qtype["A"].n, by_qtype["A"].n_correct) == (5, 1)
-    assert (by_qtype["B"].n, by_qtype["B"].n_correct) == (3, 1)
+    assert (by_qtype["B"].n, by_qtype["B"].n_correct) == (4, 1)
 
 
-def test_a_sample_over_time_is_an_error_row_and_its_worker_is_replaced(mixed_run):
+def test_a_sample_over_time_or_a_dead_worker_is_an_error_row_and_the_worker_is_replaced(mixed_run):
     _, outcome, seconds = mixed_run
     rows = {r.sample_id: r for r in outcome.run_dir.rows()}
-    hang = rows["hang"]
-    assert hang.error == f"timed out after {TIMEOUT_S:g} s; the worker was replaced"
-    assert TIMEOUT_S <= hang.sample_seconds < TIMEOUT_S + 2
-    before = rows["p0"].worker_pid
-    after = {rows[k].worker_pid for k in ("p2", "count3", "count_wrong", "garbage", "broken")}
-    assert len(after) == 1 and before not in after, "samples after the timeout ran in a new worker"
+    assert rows["hang"].error == f"timed out after {TIMEOUT_S:g} s; the worker was replaced"
+    assert TIMEOUT_S <= rows["hang"].sample_seconds < TIMEOUT_S + 2
+    assert rows["crash"].error == "the worker process died (exit code 3)"
+    first = rows["p0"].worker_pid  # p0, hang, crash, then the rest run in this order on one worker at a time
+    last = {rows[k].worker_pid for k in ("p2", "count3", "count_wrong", "garbage", "broken")}
+    assert len(last) == 1 and first not in last, "samples after the timeout and the crash ran in a new worker"
     assert seconds < 60, "the hanging planner (120 s) was not cut short"
+
+
+def test_a_worker_that_cannot_start_stops_the_run_with_its_reason(tmp_path):
+    (tmp_path / "bad.toml").write_text('[tools]\nprofile = "core"\nnames = ["no_such_tool"]\n')
+    suite = write_suite(tmp_path / "annotations", [{"sample_id": "p0", **MIXED["p0"][0]}])
+    make_clips(tmp_path / "videos")
+    with pytest.raises(WorkerStartError, match="no_such_tool"):
+        run_suite(suite, Pipeline.load(tmp_path / "bad.toml", planner_factory=QUESTION_KEYED),
+                  RunOptions(out_dir=tmp_path / "run", videos_dir=tmp_path / "videos", progress=False))
 
 
 def test_manifest_identifies_code_pipeline_models_suite_and_machine(mixed_run):
@@ -114,7 +126,7 @@ def test_manifest_identifies_code_pipeline_models_suite_and_machine(mixed_run):
     git_head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=PIPELINES).stdout.strip()
     assert manifest["git_commit"] == git_head
     assert manifest["vidagent_version"] == "0.1.0"
-    assert manifest["suite"]["name"] == "tiny" and manifest["suite"]["n_samples"] == 8
+    assert manifest["suite"]["name"] == "tiny" and manifest["suite"]["n_samples"] == 9
     assert manifest["suite"]["qtype_groups"] == {"A": "G", "B": "G"}
     core = default_registry().toolset("core")
     assert {(t["name"], t["backend"], t["version"]) for t in manifest["tools"]} == {
@@ -188,7 +200,7 @@ def test_an_existing_run_is_only_continued_with_resume_and_the_same_pipeline(tmp
                   RunOptions(out_dir=tmp_path / "run", resume=True, progress=False))
     more = run_suite(suite, Pipeline.load(PIPELINES / "choice0.toml"),
                      RunOptions(out_dir=tmp_path / "run", resume=True, progress=False))
-    assert (more.n_skipped, more.n_written) == (3, 5)
+    assert (more.n_skipped, more.n_written) == (3, len(MIXED) - 3)
     assert sorted(r.sample_id for r in more.run_dir.rows()) == sorted(MIXED)
 
 

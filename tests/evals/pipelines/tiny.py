@@ -14,6 +14,7 @@ shots that call reported, e.g. ``"3 shots"``.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -76,6 +77,8 @@ def make_clips(folder: Path, n_frames: int = 48) -> dict[str, Path]:
 def question_keyed(request: PlannerInput) -> dict | str:
     if "[hang]" in request.question:
         time.sleep(HANG_S)
+    if "[crash]" in request.question:
+        os._exit(3)
     if "[garbage]" in request.question:
         return "I think the answer is B"
     pick = re.search(r"\[pick (\d+)\]", request.question)
