@@ -55,7 +55,7 @@ class RecordedTurn(_Model):
 
     ``action`` is the validated action in JSON form (None when the reply did not validate;
     ``error`` then says why). ``seen`` are the observations of the newest history step in
-    the request (empty on the first turn and on retry turns that add no step).
+    the request (empty on the first turn; a retry turn sees the same step again).
     """
 
     action: dict[str, Any] | None = None
@@ -214,11 +214,14 @@ def build_recording(
             data, note = None, None
             output = capture.get(trace.video_sha256, call.name, key) if call.status == "ok" else None
             if output is None and call.status == "ok" and cache is not None and backend.cacheable:
-                output = cache.get(CacheKey.of(trace.video_sha256, backend, args.model_dump(mode="json")),
-                                   backend.result_model)
+                try:
+                    output = cache.get(CacheKey.of(trace.video_sha256, backend, args.model_dump(mode="json")),
+                                       backend.result_model)
+                except Exception as exc:  # a cache problem costs the data, never the sample
+                    note = f"the cached output could not be read: {exc}"
             if call.status == "ok":
                 data = output.data if output is not None else None
-                if output is None:
+                if output is None and note is None:
                     note = "the output was neither computed in this sample nor found in the cache"
             observation = seen.get(call.call_id)
             evidence = list(observation.evidence) if observation else (list(output.evidence) if output else [])

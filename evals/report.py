@@ -160,10 +160,10 @@ def detail_tables(run: RunData) -> list[Table]:
         ["started", m.started_at + (f" ({len(m.sessions)} sessions)" if len(m.sessions) > 1 else "")],
         ["machine", f"{m.machine.hostname}: {m.machine.platform}, {m.machine.cpu_count} CPUs"],
     ])]
-    kinds = Counter(r.error_kind for r in run.rows if r.error_kind)
-    if kinds:
-        tables.append(Table("Samples without a usable answer, by cause", ["cause", "samples"],
-                            [[k, str(n)] for k, n in kinds.most_common()]))
+    causes = Counter(r.error_kind or r.status for r in run.rows if r.status != "answered")
+    if causes:
+        tables.append(Table("Samples without a scored answer, by cause", ["cause", "samples"],
+                            [[k, str(n)] for k, n in sorted(causes.items(), key=lambda kv: (-kv[1], kv[0]))]))
     c = s.cost
     tables.append(Table(f"Cost per question ({c.n} questions the agent ran on)", ["", "mean", "median", "total"],
                         [[f, num(c.mean[f]), num(c.median[f]), num(c.total[f])] for f in COST_FIELDS]))

@@ -211,6 +211,14 @@ def _rewrite_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
     os.replace(tmp, path)
 
 
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 @dataclass(frozen=True)
 class ResumeState:
     """What ``prepare_resume`` found: the samples already done and what it repaired."""
@@ -333,6 +341,7 @@ class RunWriter:
         self._results = JsonlAppender(run_dir.results_path)
         self._traces = JsonlAppender(run_dir.traces_path)
         self._recording = JsonlAppender(run_dir.recording_path) if record else None
+        _fsync_dir(run_dir.path)  # the new files' directory entries survive a crash too
 
     def write(self, row: ResultRow, trace_line: dict[str, Any] | None, recording_line: dict[str, Any] | None) -> None:
         if trace_line is not None:

@@ -67,6 +67,7 @@ def test_report_writes_markdown_and_self_contained_html_with_the_tables(runs, ca
     for row in expected_rows:
         assert row in printed and row in md
     assert re.search(r"\| detect_shots \| 1 \| 1 \| 0 \| 0 \| 0 \| [0-9.]+ \|", md)
+    assert "| unparsed | 1 |" in md  # the cause table names parse failures
     assert "| steps | 1.29 | 1 | 9 |" in md  # 5 one-step answers, s5 and s7 two steps each
     html = (runs / "B" / "report.html").read_text()
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
