@@ -24,7 +24,8 @@ def eval_group() -> None:
 @click.option("--pipeline", "pipeline_path", type=click.Path(path_type=Path), default=None,
               help="pipeline TOML (planner, tools, budgets, cache)")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="run directory, e.g. runs/NAME")
-@click.option("--videos", "videos_dir", type=click.Path(path_type=Path), default=None, help="folder of the suite's videos")
+@click.option("--videos", "videos_dir", type=click.Path(path_type=Path), default=None,
+              help="folder of the suite's videos")
 @click.option("--annotations", "annotations_dir", type=click.Path(path_type=Path), default=None,
               help="folder of the suite's annotation files (default: the benchmark data folder)")
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="only the first N samples")
@@ -89,7 +90,8 @@ def report_command(run_dir: Path) -> None:
 @eval_group.command("compare")
 @click.argument("run_a", type=click.Path(path_type=Path))
 @click.argument("run_b", type=click.Path(path_type=Path))
-@click.option("--resamples", type=click.IntRange(min=100), default=10_000, show_default=True, help="bootstrap resamples")
+@click.option("--resamples", type=click.IntRange(min=100), default=10_000, show_default=True,
+              help="bootstrap resamples")
 @click.option("--seed", type=int, default=0, show_default=True, help="bootstrap seed")
 @click.option("--json", "as_json", is_flag=True, help="print the comparison as one JSON object")
 def compare_command(run_a: Path, run_b: Path, resamples: int, seed: int, as_json: bool) -> None:

@@ -189,8 +189,7 @@ class LocalExecutor:
         if not slot.process.is_alive():
             return self._dead(slot)
         if slot.task is not None and self.timeout_s is not None and time.monotonic() - slot.started > self.timeout_s:
-            return Completion(task=slot.task, failure=f"timed out after {self.timeout_s:g} s; the worker was replaced",
-                              failure_kind="timeout", seconds=time.monotonic() - slot.started), True
+            return _timed_out(slot.task, self.timeout_s, slot.started), True
         return None, False
 
     @staticmethod
@@ -277,8 +276,7 @@ class RayExecutor:
                         del inflight[ref]
                         ray.kill(actor, no_restart=True)
                         actors.remove(actor)
-                        yield Completion(task=task, failure=f"timed out after {self.timeout_s:g} s; the worker was replaced",
-                                         failure_kind="timeout", seconds=time.monotonic() - started)
+                        yield _timed_out(task, self.timeout_s, started)
                         if pending:
                             replacement = self._start(ray, actor_class)
                             actors += replacement
@@ -305,6 +303,11 @@ class RayExecutor:
             return None
         left = [started + self.timeout_s - time.monotonic() for _, _, started in inflight.values()]
         return max(0.0, min(left)) + 0.01 if left else None
+
+
+def _timed_out(task: SampleTask, timeout_s: float, started: float) -> Completion:
+    return Completion(task=task, failure=f"timed out after {timeout_s:g} s; the worker was replaced",
+                      failure_kind="timeout", seconds=time.monotonic() - started)
 
 
 def _first_line(exc: BaseException) -> str:

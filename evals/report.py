@@ -109,7 +109,8 @@ class Table:
     def html(self) -> str:
         head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
         body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in self.rows)
-        return f"<h3>{html.escape(self.title)}</h3>\n<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>\n"
+        return (f"<h3>{html.escape(self.title)}</h3>\n"
+                f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>\n")
 
 
 def _md_cell(text: str) -> str:
@@ -152,7 +153,8 @@ def detail_tables(run: RunData) -> list[Table]:
     m, s = run.manifest, run.summary
     tables = [Table("Run", ["", ""], [
         ["suite", m.suite.name], ["pipeline", f"{m.pipeline.name} (sha256 {m.pipeline.sha256[:12]})"],
-        ["models", "; ".join(f"{x.role}: {x.name}" + (f" sha256 {x.sha256[:12]}" if x.sha256 else "") for x in m.models)],
+        ["models", "; ".join(f"{x.role}: {x.name}" + (f" sha256 {x.sha256[:12]}" if x.sha256 else "")
+                             for x in m.models)],
         ["tools", ", ".join(f"{t.name}/{t.backend} v{t.version}" for t in m.tools)],
         ["mode", m.mode + (f" of {m.replay_of}" if m.replay_of else "")],
         ["vidagent", f"{m.vidagent_version} (git {m.git_commit[:12] if m.git_commit else 'unknown'}"
@@ -213,7 +215,8 @@ def plots(run: RunData) -> dict[str, bytes]:
     labels = list(by_qtype)
     bars = ax.bar(labels, [100 * v.accuracy for v in by_qtype.values()], color="#4c72b0")
     for bar, v in zip(bars, by_qtype.values()):
-        ax.annotate(f"n={v.n}", (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom", fontsize=8)
+        ax.annotate(f"n={v.n}", (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom",
+                    fontsize=8)
     ax.set_ylim(0, 105)
     ax.set_ylabel("accuracy (%)")
     ax.set_title("Accuracy per question type")
@@ -281,7 +284,8 @@ def write_report(run: RunData) -> ReportFiles:
     md_path.write_text("\n".join(md) + "\n", encoding="utf-8")
 
     figures = "".join(
-        f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,{base64.b64encode(png).decode()}"></figure>\n'
+        f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+        "</figure>\n"
         for name, png in images.items()
     )
     page = (

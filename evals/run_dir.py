@@ -328,8 +328,8 @@ class RunDir:
             dropped = len(side.rows) - len(kept)
             if dropped or side.dropped_bytes:
                 _rewrite_jsonl(path, kept)
-                repairs.append(f"{path.name}: dropped {dropped} line(s) of unfinished samples"
-                               + (f" and a partial last line ({side.dropped_bytes} bytes)" if side.dropped_bytes else ""))
+                partial = f" and a partial last line ({side.dropped_bytes} bytes)" if side.dropped_bytes else ""
+                repairs.append(f"{path.name}: dropped {dropped} line(s) of unfinished samples{partial}")
         return ResumeState(frozenset(done), tuple(repairs))
 
 

@@ -95,7 +95,8 @@ def run_suite(suite: Suite, pipeline: Pipeline, options: RunOptions, *, argv: li
 
     if run_dir.is_started():
         if not options.resume:
-            raise RunDirError(f"{run_dir.path} already holds a run: pass --resume to continue it, or choose a new --out")
+            raise RunDirError(f"{run_dir.path} already holds a run: pass --resume to continue it, "
+                              "or choose a new --out")
         manifest = Manifest.model_validate(run_dir.read_manifest())
         _check_same_run(manifest, suite, pipeline, mode, options)
         state = run_dir.prepare_resume()

@@ -23,10 +23,12 @@ SAMPLES = [
     dict(sample_id="count3", video_id="two_cuts", question="How many shots are there?", answer="3 shots", qtype="B"),
     dict(sample_id="count3_again", video_id="two_cuts", question="How many shots does it have?", answer="3 shots",
          qtype="B"),
-    dict(sample_id="count_wrong", video_id="one_cut", question="How many shots are there?", answer="3 shots", qtype="B"),
+    dict(sample_id="count_wrong", video_id="one_cut", question="How many shots are there?", answer="3 shots",
+         qtype="B"),
     dict(sample_id="garbage", video_id="one_cut", question="Which colour? [garbage]", options=OPTIONS, answer=1,
          qtype="A"),
-    dict(sample_id="missing", video_id="absent", question="Which colour? [pick 1]", options=OPTIONS, answer=1, qtype="A"),
+    dict(sample_id="missing", video_id="absent", question="Which colour? [pick 1]", options=OPTIONS, answer=1,
+         qtype="A"),
 ]
 
 
