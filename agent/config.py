@@ -61,7 +61,9 @@ class LocalLLMConfig(BaseModel):
     engine: Literal["llamacpp"] = "llamacpp"
     model: str = "qwen2.5-coder-1.5b"
     n_ctx: int = Field(default=8192, ge=512)
-    n_threads: int = Field(default=2, ge=1)
+    n_threads: int | None = Field(
+        default=None, ge=1, description="llama.cpp threads; default: one less than the cores (2 threads on 2 busy cores ran 10x slower)"
+    )
     startup_timeout_s: float = Field(default=120.0, gt=0)
 
 
@@ -86,8 +88,8 @@ class AgentConfig(BaseModel):
         """The embedded default: Qwen2.5-Coder-1.5B under llama.cpp, lite tools, JSON-constrained replies."""
         return cls(
             name="lite-default",
-            planner=PlannerConfig(kind="openai", dialect="llamacpp", mode="json", max_tokens=512, timeout_s=300,
-                                  max_retries=1),
+            planner=PlannerConfig(kind="openai", dialect="llamacpp", mode="json", max_tokens=512, timeout_s=600,
+                                  max_retries=1, prompt="compact"),
             local_llm=LocalLLMConfig(),
             tools=ToolsConfig(profile="lite"),
             budgets=Budgets(max_steps=6, max_tool_calls=10, max_seconds=900, min_tool_steps=1),

@@ -79,6 +79,6 @@ def serve_local_llm(local) -> Iterator[str]:
     from planners.servers.llamacpp import LlamaCppServer
 
     path = local_model_path(local.model)
-    with LlamaCppServer(path, n_ctx=local.n_ctx, n_threads=local.n_threads,
-                        startup_timeout_s=local.startup_timeout_s) as server:
+    threads = {"n_threads": local.n_threads} if local.n_threads else {}
+    with LlamaCppServer(path, n_ctx=local.n_ctx, startup_timeout_s=local.startup_timeout_s, **threads) as server:
         yield server.base_url

@@ -129,10 +129,48 @@ def system_prompt(request: PlannerInput, mode: str, prompts: PromptSet) -> str:
     if mode == "tools":
         return prompts.render("system_tools")
     tools = "\n\n".join(
-        prompts.render("tool", name=t.name, description=t.description, parameters=_json(t.parameters))
+        prompts.render(
+            "tool", name=t.name, description=t.description, parameters=_json(t.parameters),
+            signature=signature(t.name, t.parameters), summary=first_sentence(t.description),
+        )
         for t in request.tools
     )
     return prompts.render("system_json", tools=tools)
+
+
+def signature(name: str, parameters: dict) -> str:
+    """A tool as one compact line, e.g. ``detect_objects(phrases: [string], span?: {start_s, end_s}, fps?: number=2)``.
+
+    Small local models read this far faster than a JSON schema; the exact schema still
+    constrains their reply through the server's grammar."""
+    required = set(parameters.get("required", []))
+    args = []
+    for arg, schema in parameters.get("properties", {}).items():
+        optional = "" if arg in required else "?"
+        default = f"={json.dumps(schema['default'])}" if schema.get("default") is not None else ""
+        args.append(f"{arg}{optional}: {_type_words(schema)}{default}")
+    return f"{name}({', '.join(args)})"
+
+
+def _type_words(schema: dict) -> str:
+    if "anyOf" in schema:
+        kinds = [_type_words(s) for s in schema["anyOf"] if s.get("type") != "null"]
+        return " | ".join(kinds) or "null"
+    kind = schema.get("type")
+    if kind == "array":
+        if "prefixItems" in schema:
+            return "[" + ", ".join(_type_words(s) for s in schema["prefixItems"]) + "]"
+        return "[" + _type_words(schema.get("items", {})) + "]"
+    if kind == "object":
+        return "{" + ", ".join(schema.get("properties", {})) + "}"
+    return kind or "any"
+
+
+def first_sentence(text: str) -> str:
+    """The description up to its first full stop (whole text if it has none)."""
+    flat = " ".join(text.split())
+    end = flat.find(". ")
+    return flat if end < 0 else flat[: end + 1]
 
 
 def question_text(request: PlannerInput, prompts: PromptSet) -> str:

@@ -174,5 +174,27 @@ def test_broken_prompt_files_are_reported(tmp_path, text, error):
 
 
 def test_unknown_prompt_set_names_the_known_ones():
-    with pytest.raises(ConfigError, match="known: default"):
+    with pytest.raises(ConfigError, match="known: compact, default"):
         load_prompts("nonexistent")
+
+
+def test_compact_prompt_lists_tools_as_signatures():
+    from planners.prompting import signature
+
+    request = sample_request()
+    compact = render_messages(request, mode="json", prompts=load_prompts("compact"))[0]["content"]
+    default = render_messages(request, mode="json", prompts=load_prompts("default"))[0]["content"]
+    assert len(compact) < len(default) / 2
+    for tool in request.tools:
+        assert signature(tool.name, tool.parameters) in compact
+    assert '"properties"' not in compact
+
+
+def test_signature_shows_required_optional_and_defaults():
+    from planners.prompting import signature
+    from tools.capabilities import DetectObjectsArgs
+    from tools.registry import args_schema
+
+    assert signature("detect_objects", args_schema(DetectObjectsArgs)) == (
+        "detect_objects(phrases: [string], span?: {start_s, end_s}, fps?: number=2.0)"
+    )
