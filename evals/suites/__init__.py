@@ -20,13 +20,14 @@ from evals.suites.base import (
 )
 
 # Built-in suites register themselves on import.
-from evals.suites import activitynet_qa, egoschema, nextgqa, nextqa, tgif_qa  # noqa: E402  isort: skip
+from evals.suites import activitynet_qa, egoschema, nextgqa, nextqa, smoke, tgif_qa  # noqa: E402  isort: skip
 
 __all__ = [
     "activitynet_qa",
     "egoschema",
     "nextgqa",
     "nextqa",
+    "smoke",
     "tgif_qa",
     "BENCHMARK_DATA_ENV",
     "ENTRY_POINT_GROUP",
