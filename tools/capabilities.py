@@ -7,7 +7,9 @@ hold the typed payload that derived tools and evaluations read (never shown to t
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from tools.detections import Detections
 from tools.types import TimeSpan
@@ -19,6 +21,16 @@ class _Args(BaseModel):
 
 class _Result(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
+
+
+def Capped(limit: float):
+    """A number lowered to ``limit`` rather than rejected above it.
+
+    Small planners under grammar-constrained decoding cannot see numeric maxima (llama.cpp's
+    grammars do not enforce them) and repeat a rejected value; lowering it keeps the run
+    going, and each tool's observation reports the rate it actually used."""
+    kind = int if isinstance(limit, int) else float
+    return Annotated[kind, AfterValidator(lambda v: min(v, limit))]
 
 
 SpanField = Field(default=None, description="part of the video to look at, in seconds; omit for the whole video")
@@ -56,7 +68,7 @@ class ShotsResult(_Result):
 class DetectObjectsArgs(_Args):
     phrases: list[str] = Field(min_length=1, max_length=8, description="what to look for, e.g. ['car', 'person']")
     span: TimeSpan | None = SpanField
-    fps: float = Field(default=2.0, gt=0, le=30, description="frames per second to sample")
+    fps: Capped(30.0) = Field(default=2.0, gt=0, description="frames per second to sample (at most 30)")
 
 
 class DetectionsResult(_Result):
@@ -69,7 +81,7 @@ class DetectionsResult(_Result):
 
 
 class TrackObjectsArgs(DetectObjectsArgs):
-    fps: float = Field(default=5.0, gt=0, le=30, description="frames per second to sample (tracking needs >= 3)")
+    fps: Capped(30.0) = Field(default=5.0, gt=0, description="frames per second to sample (at most 30; tracking needs >= 3)")
 
 
 class Track(BaseModel):
@@ -95,13 +107,13 @@ class TracksResult(_Result):
 
 class RetrieveFramesArgs(_Args):
     query: str = Field(min_length=1, description="what the frames should show")
-    k: int = Field(default=5, ge=1, le=20, description="how many frames to return")
+    k: Capped(20) = Field(default=5, ge=1, description="how many frames to return (at most 20)")
     span: TimeSpan | None = SpanField
 
 
 class ReadTextArgs(_Args):
     span: TimeSpan | None = SpanField
-    fps: float = Field(default=1.0, gt=0, le=10, description="frames per second to read")
+    fps: Capped(10.0) = Field(default=1.0, gt=0, description="frames per second to read (at most 10)")
 
 
 class DescribeFramesArgs(_Args):
