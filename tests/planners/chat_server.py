@@ -307,3 +307,23 @@ def sample_request(
         must_answer=must_answer,
         images=frames,
     )
+
+
+#: A small tool-call schema that real servers (llama.cpp, vLLM) are asked to follow in tests.
+TOOL_CALL_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "enum": ["detect_objects", "read_text"]},
+        "arguments": {
+            "type": "object",
+            "properties": {
+                "time_s": {"type": "number"},
+                "labels": {"type": "array", "items": {"type": "string", "maxLength": 16}, "maxItems": 3},
+            },
+            "required": ["time_s", "labels"],
+            "additionalProperties": False,
+        },
+    },
+    "required": ["name", "arguments"],
+    "additionalProperties": False,
+}

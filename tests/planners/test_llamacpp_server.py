@@ -27,6 +27,7 @@ import pytest
 from planners.model_files import SMOLLM2, GgufPart, SplitGguf, joined_gguf, planner_model_status, smollm2_gguf
 from planners.servers.llamacpp import LlamaCppServer
 from planners.servers.process import ManagedServer, ServerStartError, group_members, port_is_free
+from tests.planners.chat_server import TOOL_CALL_SCHEMA
 from tools.models.assets import ModelFileError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -214,23 +215,6 @@ def test_no_server_outlives_its_owner(owner_signal):
 
 # --- LlamaCppServer with SmolLM2 (real inference) -----------------------------------------------
 
-TOOL_CALL_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "name": {"type": "string", "enum": ["detect_objects", "read_text"]},
-        "arguments": {
-            "type": "object",
-            "properties": {
-                "time_s": {"type": "number"},
-                "labels": {"type": "array", "items": {"type": "string", "maxLength": 16}, "maxItems": 3},
-            },
-            "required": ["time_s", "labels"],
-            "additionalProperties": False,
-        },
-    },
-    "required": ["name", "arguments"],
-    "additionalProperties": False,
-}
 
 PLANNER_SYSTEM = "You plan tool calls to answer questions about a video. " + " ".join(
     f"Tool rule {i}: detect_objects finds objects of class {i} between two times and returns boxes with scores."

@@ -21,28 +21,11 @@ from planners.config import PlannerConfig
 from planners.dialects import action_schema
 from planners.openai_compat import OpenAICompatiblePlanner
 from planners.servers.vllm_cpu import VllmCpuServer, VllmEnvMissingError
-from tests.planners.chat_server import sample_request
+from tests.planners.chat_server import TOOL_CALL_SCHEMA, sample_request
 from tests.planners.vllm_fixture import vllm_server  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
-TOOL_CALL_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "name": {"type": "string", "enum": ["detect_objects", "read_text"]},
-        "arguments": {
-            "type": "object",
-            "properties": {
-                "time_s": {"type": "number"},
-                "labels": {"type": "array", "items": {"type": "string", "maxLength": 16}, "maxItems": 3},
-            },
-            "required": ["time_s", "labels"],
-            "additionalProperties": False,
-        },
-    },
-    "required": ["name", "arguments"],
-    "additionalProperties": False,
-}
 
 MESSAGES = [
     {"role": "system", "content": "Reply with one tool call as JSON."},
