@@ -13,7 +13,9 @@ from tools.registry import tool
 from tools.track_analysis import TrackSummary, max_simultaneous, motion_of, summarize_tracks
 from tools.types import Evidence, ToolOutput
 
-DERIVED_PROFILES = ("lite", "full")
+# Only where a track_objects backend exists: the full tier has none yet (a tool whose
+# dependency is missing must not be shown to the planner).
+DERIVED_PROFILES = ("lite",)
 MAX_LISTED = 12
 
 
