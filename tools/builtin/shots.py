@@ -9,7 +9,7 @@ from tools.shots import detect_shot_boundaries
 from tools.types import Evidence, ToolOutput
 
 
-@tool("detect_shots", backend="hsv-content", version="1", result_model=ShotsResult, timeout_s=300)
+@tool("detect_shots", backend="hsv-content", version="2", result_model=ShotsResult, timeout_s=300)
 def detect_shots(args: DetectShotsArgs, ctx: ToolContext) -> ToolOutput:
     """Find the hard cuts between shots (camera changes) and list the shots with their start
     and end times in seconds. Use it for questions about scenes, shot counts or what happens
@@ -19,7 +19,8 @@ def detect_shots(args: DetectShotsArgs, ctx: ToolContext) -> ToolOutput:
     shots = shots_between(cuts, span, ctx)
     cut_times = [round(c.time_s, 3) for c in cuts]
     text = ", ".join(f"{t:.2f}" for t in cut_times) or "none"
-    observation = f"{len(cuts)} cuts at {text} s; {len(shots)} shots in {span.start_s:.2f}-{span.end_s:.2f} s"
+    # Shots first: small planners tend to repeat the first number they read.
+    observation = f"{len(shots)} shots in {span.start_s:.2f}-{span.end_s:.2f} s, separated by {len(cuts)} cuts at {text} s"
     return ToolOutput(
         observation=observation,
         data=ShotsResult(cut_times_s=cut_times, shots=shots),
