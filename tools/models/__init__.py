@@ -21,9 +21,29 @@ source pixels.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
+
+
+def process_singleton(factory: Callable[[], T], doc: str) -> Callable[[], T]:
+    """A function returning one process-wide instance built by ``factory`` on first call
+    (thread-safe: two tools asking at once get the same object)."""
+    lock = threading.Lock()
+    instance: list[T] = []
+
+    def get() -> T:
+        with lock:
+            if not instance:
+                instance.append(factory())
+            return instance[0]
+
+    get.__doc__ = doc
+    return get
 
 
 def check_rgb_images(images: Sequence[np.ndarray]) -> None:

@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from tools.errors import require
-from tools.models import check_rgb_images
+from tools.models import check_rgb_images, process_singleton
 from tools.models.assets import LITE_EXTRA, load_failed, model_file
 
 MODEL = "efficientnet_lite3"
@@ -131,14 +131,4 @@ class ImageClassifier:
         return result
 
 
-_shared: ImageClassifier | None = None
-_shared_lock = threading.Lock()
-
-
-def shared_classifier() -> ImageClassifier:
-    """One process-wide classifier with the packaged model, for tools to share."""
-    global _shared
-    with _shared_lock:
-        if _shared is None:
-            _shared = ImageClassifier()
-        return _shared
+shared_classifier = process_singleton(ImageClassifier, "One process-wide classifier with the packaged model, for tools to share.")

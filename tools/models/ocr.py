@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from tools.errors import require
-from tools.models import check_rgb_images
+from tools.models import check_rgb_images, process_singleton
 from tools.models.assets import LITE_EXTRA, load_failed, model_file
 
 MODEL = "ppocr_v4"
@@ -183,14 +183,4 @@ def merge_reads(
     return sorted(out, key=lambda m: (m.first_s, m.box[1], m.box[0]))
 
 
-_shared: OcrReader | None = None
-_shared_lock = threading.Lock()
-
-
-def shared_reader() -> OcrReader:
-    """One process-wide reader with the packaged models, for tools to share."""
-    global _shared
-    with _shared_lock:
-        if _shared is None:
-            _shared = OcrReader()
-        return _shared
+shared_reader = process_singleton(OcrReader, "One process-wide reader with the packaged models, for tools to share.")

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from tools.errors import require
-from tools.models import check_rgb_images
+from tools.models import check_rgb_images, process_singleton
 from tools.models.assets import LITE_EXTRA, load_failed, model_file
 from tools.models.coco_labels import COCO_LABELS
 
@@ -173,14 +173,4 @@ def _per_class_nms(xyxy: np.ndarray, labels: np.ndarray, iou: float) -> np.ndarr
     return keep
 
 
-_shared: SsdDetector | None = None
-_shared_lock = threading.Lock()
-
-
-def shared_detector() -> SsdDetector:
-    """One process-wide detector with the packaged model, for tools to share."""
-    global _shared
-    with _shared_lock:
-        if _shared is None:
-            _shared = SsdDetector()
-        return _shared
+shared_detector = process_singleton(SsdDetector, "One process-wide detector with the packaged model, for tools to share.")

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from tools.models import process_singleton
 from tools.errors import require
 from tools.models.assets import LITE_EXTRA, load_failed, model_dir
 
@@ -107,14 +108,4 @@ class TextEmbedder:
         return self.embed(a) @ self.embed(b).T
 
 
-_shared: TextEmbedder | None = None
-_shared_lock = threading.Lock()
-
-
-def shared_embedder() -> TextEmbedder:
-    """One process-wide embedder with the packaged model, for tools to share."""
-    global _shared
-    with _shared_lock:
-        if _shared is None:
-            _shared = TextEmbedder()
-        return _shared
+shared_embedder = process_singleton(TextEmbedder, "One process-wide embedder with the packaged model, for tools to share.")
