@@ -166,19 +166,8 @@ def _refused(call: ToolCall) -> ToolResult:
 
 
 def _record(result: ToolResult) -> ToolCallRecord:
-    return ToolCallRecord(
-        call_id=result.call_id,
-        name=result.name,
-        args=result.args,
-        backend=result.backend,
-        status=result.status,
-        observation=result.observation,
-        seconds=result.seconds,
-        cache_hit=result.cache_hit,
-        nested_cache_hits=result.nested_cache_hits,
-        frames_decoded=result.frames_decoded,
-        model_frames=result.model_frames,
-    )
+    """The trace's copy of a tool result: every field the record shares with it (no payload)."""
+    return ToolCallRecord.model_validate(result.model_dump(include=set(ToolCallRecord.model_fields)))
 
 
 def after_plan(state: AgentState) -> Literal["act", "plan", "__end__"]:
