@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from tools.errors import ToolTimeout
+from tools.errors import ToolRetry, ToolTimeout
 from tools.model_loading import MODELS, ModelLoader, ModelSpec, Weights
 from tools.types import DecodeStats, Frame, TimeSpan, ToolResult, VideoMeta
 
@@ -92,3 +92,13 @@ class ToolContext:
         Derived tools use this to build on detections or tracks already computed.
         """
         return self.runner.run_nested(name, args, parent=self)
+
+    def call_data(self, name: str, **args: Any):
+        """``call``, returning the result's data; raises ToolRetry when the other tool asked for
+        different arguments and RuntimeError when it failed, so the caller's call ends the same way."""
+        result = self.call(name, **args)
+        if result.status == "retry":
+            raise ToolRetry(f"{name} could not run: {result.observation}")
+        if result.status != "ok":
+            raise RuntimeError(f"{name} failed: {result.observation}")
+        return result.data

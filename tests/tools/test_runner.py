@@ -1,6 +1,5 @@
 """The runner on a real video with small test tools: validation, cache, errors, timeouts."""
 
-import threading
 import time
 
 import pytest

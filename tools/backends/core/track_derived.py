@@ -17,8 +17,8 @@ from tools.capabilities import (
     TracksResult,
 )
 from tools.context import ToolContext
-from tools.errors import ToolRetry
 from tools.registry import backend
+from tools.tracking import sampling_rate
 from tools.track_analysis import TrackSummary, max_simultaneous, motion_of, summarize_tracks
 from tools.types import Evidence, ToolOutput
 
@@ -27,13 +27,9 @@ FROM_TRACKS = dict(name="tracks", requires=("track_objects",), timeout_s=300)
 
 
 def _tracks(args, ctx: ToolContext) -> tuple[TracksResult, list[TrackSummary], str]:
-    result = ctx.call("track_objects", **args.model_dump(mode="json"))
-    if result.status == "retry":
-        raise ToolRetry(f"track_objects could not run: {result.observation}")
-    if result.status != "ok":
-        raise RuntimeError(f"track_objects failed: {result.observation}")
-    tracks: TracksResult = result.data
-    summaries = summarize_tracks(tracks.detections, 1.0 / args.fps)
+    tracks: TracksResult = ctx.call_data("track_objects", **args.model_dump(mode="json"))
+    rate = sampling_rate(list(zip(tracks.sampled_frames, tracks.sampled_times_s)), args.fps)
+    summaries = summarize_tracks(tracks.detections, 1.0 / rate)
     unsupported = [p for p, label in tracks.phrase_labels.items() if label is None]
     note = f" Not detectable by this detector: {', '.join(unsupported)}." if unsupported else ""
     return tracks, summaries, note

@@ -7,7 +7,6 @@ import numpy as np
 
 from tools.capabilities import TRACK_OBJECTS, DetectionsResult, TrackObjectsArgs, TracksResult
 from tools.context import ToolContext
-from tools.errors import ToolRetry
 from tools.registry import backend
 from tools.tracking import sampling_rate, track, tracks_of
 from tools.types import Evidence, ToolOutput
@@ -17,12 +16,7 @@ MAX_LISTED = 15
 
 @backend(TRACK_OBJECTS, name="bytetrack", requires=("detect_objects",), timeout_s=300)
 def track_objects(args: TrackObjectsArgs, ctx: ToolContext) -> ToolOutput[TracksResult]:
-    found = ctx.call("detect_objects", **args.model_dump(mode="json"))
-    if found.status == "retry":
-        raise ToolRetry(f"detect_objects could not run: {found.observation}")
-    if found.status != "ok":
-        raise RuntimeError(f"detect_objects failed: {found.observation}")
-    detected: DetectionsResult = found.data
+    detected: DetectionsResult = ctx.call_data("detect_objects", **args.model_dump(mode="json"))
     sampled = list(zip(detected.sampled_frames, detected.sampled_times_s))
     fps_used = sampling_rate(sampled, args.fps)
     tracked = track(detected.detections, sampled, fps_used)
