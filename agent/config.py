@@ -26,7 +26,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agent.graph import Budgets
 from planners.config import PlannerConfig
@@ -74,6 +74,25 @@ class AgentConfig(BaseModel):
     tools: ToolsConfig = Field(default_factory=ToolsConfig)
     budgets: Budgets = Field(default_factory=Budgets)
     cache: CacheConfig = Field(default_factory=CacheConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _planner_eyes_for_tools(cls, data: Any) -> Any:
+        """A vision planner on an OpenAI-compatible server lends that server to the tools that
+        ask a vision-language model, unless ``[tools.visual]`` names another one."""
+        if not isinstance(data, dict):
+            return data
+        planner, tools = _as_dict(data.get("planner")), _as_dict(data.get("tools"))
+        if not planner.get("vision") or planner.get("kind", "openai") != "openai" or data.get("local_llm") is not None:
+            return data
+        if tools.get("visual") is not None or planner.get("max_images", 8) == 0:
+            return data
+        defaults = PlannerConfig.model_fields
+        visual = {
+            key: planner.get(key, defaults[key].default)
+            for key in ("base_url", "model", "api_key_env", "max_images", "max_image_side", "max_image_pixels", "timeout_s")
+        }
+        return {**data, "tools": {**tools, "visual": visual}}
 
     @classmethod
     def lite_default(cls) -> "AgentConfig":
@@ -123,3 +142,10 @@ class AgentConfig(BaseModel):
             err = exc.errors()[0]
             loc = ".".join(str(x) for x in err["loc"])
             raise ConfigError(f"{where}invalid config at {loc}: {err['msg']}") from exc
+
+
+def _as_dict(section: Any) -> dict:
+    """A config section given as a dict or as its model, as a dict of the fields set."""
+    if isinstance(section, BaseModel):
+        return section.model_dump(exclude_unset=True)
+    return dict(section) if isinstance(section, dict) else {}

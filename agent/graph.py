@@ -107,7 +107,9 @@ def plan(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         images=ctx.images(state.get("turns", 0), history),
     )
     ctx.progress(f"planning (step {len(ctx.trace.steps) + 1})")
-    step = TraceStep(index=len(ctx.trace.steps), kind=kind, action="invalid")
+    step = TraceStep(index=len(ctx.trace.steps), kind=kind, action="invalid", images=len(request.images),
+                     image_frames=[i.frame_index for i in request.images],
+                     image_pixels=sum(i.width * i.height for i in request.images))
     ctx.trace.steps.append(step)
     try:
         reply = ctx.planner.plan(request)

@@ -35,7 +35,10 @@ class TraceStep(BaseModel):
     """One planner turn and the tool calls it asked for.
 
     ``kind``: ``plan`` (a normal turn), ``retry`` (the turn after a rejected reply),
-    ``forced_answer`` (the one answer-only turn after a budget ran out).
+    ``forced_answer`` (the one answer-only turn after a budget ran out). ``images``: frames
+    sent to a vision-capable planner this turn, ``image_frames`` their indices and
+    ``image_pixels`` their pixels summed (width x height as sent); their token cost is part of
+    ``prompt_tokens``.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -49,6 +52,9 @@ class TraceStep(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_prompt_tokens: int = 0
+    images: int = 0
+    image_frames: list[int] = Field(default_factory=list)
+    image_pixels: int = 0
     planner_seconds: float = 0.0
     tool_calls: list[ToolCallRecord] = Field(default_factory=list)
     tools_seconds: float = 0.0
@@ -62,6 +68,8 @@ class TraceTotals(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_prompt_tokens: int = 0
+    images: int = Field(default=0, description="frames sent to the planner, all steps")
+    image_pixels: int = 0
     frames_decoded: int = 0
     model_frames: dict[str, int] = Field(default_factory=dict, description="frames run through each model")
     cache_hits: int = 0
@@ -94,6 +102,8 @@ class Trace(BaseModel):
             t.prompt_tokens += step.prompt_tokens
             t.completion_tokens += step.completion_tokens
             t.cached_prompt_tokens += step.cached_prompt_tokens
+            t.images += step.images
+            t.image_pixels += step.image_pixels
             t.planner_seconds += step.planner_seconds
             t.tools_seconds += step.tools_seconds
             for call in step.tool_calls:

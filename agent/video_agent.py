@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import base64
-import io
 import time
 import uuid
 from pathlib import Path
 from typing import Sequence
 
+from agent.frames import image_source
 from agent.graph import Budgets, ProgressFn, RunContext, build_graph
 from agent.types import Answer, Trace
-from planners.base import FinalAnswer, HistoryStep, ImagePart, Planner
+from planners.base import FinalAnswer, Planner
 from tools.cache import ResultCache
 from tools.errors import InputError
 from tools.toolset import ToolSet, ToolsConfig, build_toolset
@@ -95,7 +94,7 @@ class VideoAgent:
             budgets=self.budgets,
             deadline=started + self.budgets.max_seconds,
             trace=trace,
-            images=_image_source(self.planner, reader),
+            images=image_source(self.planner, reader),
             progress=self.progress,
         )
         limit = 4 * (self.budgets.max_steps + 2) + 8
@@ -136,36 +135,3 @@ def _answer_evidence(final: FinalAnswer, results, reader: VideoReader) -> list[E
             note = f"{result.name}: {e.note}" if e.note else result.name
             out.append(e.model_copy(update={"note": note}))
     return out[:MAX_FALLBACK_EVIDENCE]
-
-
-def _image_source(planner: Planner, reader: VideoReader):
-    """Frames for a vision-capable planner: evenly spaced frames on the first turn, then the
-    frames named by the latest observations' evidence. Nothing for a text-only planner."""
-    limits = getattr(planner, "vision_limits", None)
-    if limits is None or not limits.enabled or limits.max_images <= 0:
-        return lambda turn, history: ()
-    max_images, max_side = limits.max_images, limits.max_image_side
-
-    def images(turn: int, history: tuple[HistoryStep, ...]) -> tuple[ImagePart, ...]:
-        if not history:
-            indices = [f.index for f in reader.uniform(max_images, size=None)] if turn == 0 else []
-        else:
-            times = [e.time_s for obs in history[-1].observations for e in obs.evidence]
-            indices = sorted({reader.meta.frame_at(t) for t in times})[:max_images]
-        return tuple(_jpeg_part(reader, i, max_side) for i in indices)
-
-    return images
-
-
-def _jpeg_part(reader: VideoReader, index: int, max_side: int) -> ImagePart:
-    from PIL import Image
-
-    frame = reader.frame(index)
-    image = Image.fromarray(frame.image)
-    image.thumbnail((max_side, max_side))
-    buf = io.BytesIO()
-    image.save(buf, format="JPEG", quality=85)
-    return ImagePart(
-        time_s=frame.time_s, frame_index=frame.index, jpeg_b64=base64.b64encode(buf.getvalue()).decode(),
-        width=image.width, height=image.height,
-    )

@@ -22,12 +22,15 @@ DialectName = Literal["vllm", "llamacpp", "openai"]
 class VisionLimits:
     """Whether a planner looks at frames, and how many and how large the agent should send.
 
-    ``max_image_side`` is in pixels (the longer side); larger frames are shrunk before sending.
+    ``max_images`` is per planner step. ``max_image_side`` is in pixels (the longer side) and
+    ``max_image_pixels`` in pixels per image (0: no limit); larger frames are shrunk to fit both
+    before sending. A vision-language model's token cost per image grows with its pixels.
     """
 
     enabled: bool = False
     max_images: int = 0
     max_image_side: int = 0
+    max_image_pixels: int = 0
 
 
 class PlannerConfig(BaseModel):
@@ -40,8 +43,9 @@ class PlannerConfig(BaseModel):
     - ``mode``: ``json`` (the reply is one JSON object constrained by a JSON schema) or
       ``tools`` (native function calling with strict tools and a ``final_answer`` pseudo-tool).
     - ``dialect``: how the server takes a structured-output constraint (see ``dialects.py``).
-    - ``vision``: the model accepts images; frames are then attached, at most ``max_images``,
-      each shrunk to ``max_image_side`` pixels on its longer side.
+    - ``vision``: the model accepts images; frames are then attached, at most ``max_images``
+      per step, each shrunk to ``max_image_side`` pixels on its longer side and, when set, to
+      ``max_image_pixels`` pixels in all (Qwen2.5-VL: about one prompt token per 28x28 pixels).
     - ``timeout_s`` is per HTTP attempt; failed attempts are retried ``max_retries`` times,
       waiting ``backoff_s``, then twice that, and so on.
     - ``prompt``: a prompt set name under ``planners/prompts`` or a path to a ``.md`` prompt file.
@@ -61,6 +65,7 @@ class PlannerConfig(BaseModel):
     vision: bool = False
     max_images: int = Field(default=8, ge=0)
     max_image_side: int = Field(default=768, gt=0)
+    max_image_pixels: int | None = Field(default=None, gt=0)
     temperature: float = Field(default=0.0, ge=0, le=2)
     max_tokens: int = Field(default=1024, gt=0)
     timeout_s: float = Field(default=120.0, gt=0)
@@ -83,4 +88,5 @@ class PlannerConfig(BaseModel):
     def vision_limits(self) -> VisionLimits:
         if not self.vision or self.max_images == 0:
             return VisionLimits()
-        return VisionLimits(enabled=True, max_images=self.max_images, max_image_side=self.max_image_side)
+        return VisionLimits(enabled=True, max_images=self.max_images, max_image_side=self.max_image_side,
+                            max_image_pixels=self.max_image_pixels or 0)

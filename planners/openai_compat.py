@@ -207,7 +207,10 @@ class OpenAICompatiblePlanner:
                 failure = f"HTTP {response.status_code}: {error_text(response)}"
                 continue
             if response.status_code >= 400:
-                raise PlannerError(f"{where} rejected the request with HTTP {response.status_code}: {error_text(response)}")
+                raise PlannerError(
+                    f"{where} rejected the request with HTTP {response.status_code}: {error_text(response)}"
+                    + _image_note(body)
+                )
             try:
                 return response.json()
             except ValueError:
@@ -231,6 +234,23 @@ def error_text(response: httpx.Response) -> str:
                 value = body[key]
                 return _clip(value if isinstance(value, str) else json.dumps(value))
     return _clip(json.dumps(body))
+
+
+def _image_note(body: dict) -> str:
+    """For a refused request that carried frames: how many, and what to change if that was why."""
+    n = sum(
+        1
+        for message in body.get("messages", ())
+        if isinstance(message.get("content"), list)
+        for part in message["content"]
+        if part.get("type") == "image_url"
+    )
+    if not n:
+        return ""
+    return (
+        f" (the request carried {n} image(s); if the server takes fewer per prompt, lower [planner] max_images "
+        "to its limit, e.g. vLLM's --limit-mm-per-prompt)"
+    )
 
 
 def _api_key(env_var: str) -> str:

@@ -24,6 +24,7 @@ from typing import Literal
 from planners.base import CallTools, FinalAnswer, HistoryStep, ImagePart, PlannerInput
 from planners.config import VisionLimits
 from tools.errors import ConfigError
+from tools.frame_images import fit_size
 from tools.types import Evidence, Observation
 
 #: Evidence lines shown per observation; the rest are counted, not listed.
@@ -201,7 +202,8 @@ def frame_parts(request: PlannerInput, prompts: PromptSet, vision: VisionLimits)
     parts = [{"type": "text", "text": prompts.render("frames")}]
     for image in images:
         parts.append({"type": "text", "text": prompts.render("frame", time_s=_num(image.time_s), frame_index=image.frame_index)})
-        parts.append({"type": "image_url", "image_url": {"url": "data:image/jpeg;base64," + fit_image(image, vision.max_image_side)}})
+        jpeg = fit_image(image, vision.max_image_side, vision.max_image_pixels)
+        parts.append({"type": "image_url", "image_url": {"url": "data:image/jpeg;base64," + jpeg}})
     return parts
 
 
@@ -306,15 +308,16 @@ def select_images(images: tuple[ImagePart, ...], limit: int) -> tuple[ImagePart,
     return tuple(images[round(i * (n - 1) / (limit - 1))] for i in range(limit))
 
 
-def fit_image(image: ImagePart, max_side: int) -> str:
-    """The frame's base64 JPEG, re-encoded smaller when its longer side exceeds ``max_side``."""
-    if max(image.width, image.height) <= max_side:
+def fit_image(image: ImagePart, max_side: int, max_pixels: int = 0) -> str:
+    """The frame's base64 JPEG, re-encoded smaller when its longer side exceeds ``max_side``
+    or its area ``max_pixels`` (0: no pixel limit)."""
+    size = fit_size(image.width, image.height, max_side, max_pixels or None)
+    if size == (image.width, image.height):
         return image.jpeg_b64
     from PIL import Image
 
     with Image.open(io.BytesIO(base64.b64decode(image.jpeg_b64))) as img:
-        img = img.convert("RGB")
-        img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        img = img.convert("RGB").resize(size, Image.Resampling.LANCZOS)
         out = io.BytesIO()
         img.save(out, format="JPEG", quality=90)
     return base64.b64encode(out.getvalue()).decode("ascii")

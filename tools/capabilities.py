@@ -269,3 +269,23 @@ BUILTIN_CAPABILITIES: dict[str, Capability] = {
     for c in (VIDEO_INFO, DETECT_SHOTS, DETECT_OBJECTS, TRACK_OBJECTS, COUNT_OBJECTS, OBJECT_TIMELINE,
               MOTION_DIRECTION, RETRIEVE_FRAMES, READ_TEXT, DESCRIBE_FRAMES, DOMINANT_COLOR)
 }
+
+
+# -- asking a vision-language model ---------------------------------------------------------
+
+
+class AskFramesArgs(_Args):
+    question: str = Field(min_length=1, max_length=300, description="what to ask about the frames")
+    times: list[float] = Field(min_length=1, max_length=4, description="times in seconds of the frames to look at")
+
+
+ASK_FRAMES = Capability(
+    name="ask_frames", args=AskFramesArgs, result=None,
+    description=(
+        "Ask a vision-language model a question about the frames at the given times (seconds); it answers from "
+        "the pixels: colours, actions, clothing, text, who is where. Name the frames by time, e.g. from "
+        "detect_shots or retrieve_frames."
+    ),
+)
+
+BUILTIN_CAPABILITIES[ASK_FRAMES.name] = ASK_FRAMES

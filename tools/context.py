@@ -13,6 +13,7 @@ from tools.types import DecodeStats, Frame, TimeSpan, ToolResult, VideoMeta
 
 if TYPE_CHECKING:
     from tools.runner import ToolRunner
+    from tools.toolset import VisualModelConfig
     from tools.video import VideoReader
 
 T = TypeVar("T")
@@ -59,6 +60,11 @@ class ToolContext:
     @property
     def meta(self) -> VideoMeta:
         return self.video.meta
+
+    @property
+    def visual(self) -> "VisualModelConfig | None":
+        """The run's vision-language server (``ToolsConfig.visual``), or None."""
+        return self.runner.toolset.visual
 
     def check(self) -> None:
         """Raise ToolTimeout if this call was cancelled or ran past its deadline."""

@@ -47,7 +47,9 @@ class ToolBackend:
     the cache key: bump it when the backend's output changes. ``requires``: capabilities this
     backend calls (through ``ctx.call``); a profile without them drops this backend.
     ``limits``: one line about this backend's own limits that the planner sees after the
-    capability's description. ``timeout_s`` is the default per-call time limit.
+    capability's description. ``timeout_s`` is the default per-call time limit. ``needs``:
+    ``ToolsConfig`` settings it cannot run without (``("visual",)``: a vision-language
+    server); a toolset whose configuration leaves one unset leaves this backend out.
     """
 
     capability: Capability
@@ -60,6 +62,7 @@ class ToolBackend:
     cacheable: bool = True
     timeout_s: float = 120.0
     priority: int = 0
+    needs: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -151,12 +154,14 @@ class ToolRegistry:
         self.load_entry_points()
         return [b for name in sorted(self._backends) for b in sorted(self._backends[name], key=lambda b: b.backend)]
 
-    def toolset(self, profile: str, overrides: dict[str, str] | None = None) -> "ToolSet":
+    def toolset(
+        self, profile: str, overrides: dict[str, str] | None = None, settings: frozenset[str] = frozenset()
+    ) -> "ToolSet":
         """One backend per capability for ``profile`` (see ``tools.toolset.select_backends``)."""
         from tools.toolset import select_backends
 
         self.load_entry_points()
-        return select_backends(self._backends, profile, overrides or {})
+        return select_backends(self._backends, profile, overrides or {}, settings)
 
     def load_entry_points(self) -> None:
         """Import every ``vidagent.tools`` entry point once (a broken plugin is reported, not fatal)."""
@@ -222,6 +227,7 @@ def backend(
     cacheable: bool = True,
     timeout_s: float = 120.0,
     priority: int = 0,
+    needs: tuple[str, ...] = (),
     registry: ToolRegistry | None = None,
 ) -> Callable[[ToolFn], ToolFn]:
     """Register ``fn(args, ctx: ToolContext) -> ToolOutput`` as backend ``name`` of ``capability``.
@@ -267,6 +273,7 @@ def backend(
                 cacheable=cacheable,
                 timeout_s=timeout_s,
                 priority=priority,
+                needs=tuple(needs),
             )
         )
         return fn

