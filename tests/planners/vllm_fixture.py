@@ -1,25 +1,43 @@
-"""A session-wide real ``vllm serve`` (CPU build, SmolLM2-135M) for tests marked ``vllm``.
+"""Session-wide real ``vllm serve`` processes (CPU build) for tests marked ``vllm``.
 
-The vLLM environment is built by ``bash scripts/vllm_env.sh`` (once, ~4 min; a second run is
-a no-op). When it is missing the tests FAIL with that command: a skipped vLLM test would look
-like a passing one.
+``vllm_server``: SmolLM2-135M (text). ``vlm_server``: the tiny random Qwen2.5-VL, taking at most
+``VLM_MAX_IMAGES`` images per prompt. The vLLM environment and both models are built by
+``bash scripts/vllm_env.sh`` (once, minutes; a second run is a no-op). When it is missing the
+tests FAIL with that command: a skipped vLLM test would look like a passing one.
 
-    from tests.planners.vllm_fixture import vllm_server  # noqa: F401 (fixture)
+    from tests.planners.vllm_fixture import vllm_server, vlm_server  # noqa: F401 (fixtures)
 """
 
 from __future__ import annotations
 
 import pytest
 
-from planners.servers.vllm_cpu import VllmCpuServer, VllmEnvMissingError, require_vllm_env
+from planners.servers.vllm_cpu import VllmCpuServer, VllmEnvMissingError, require_vllm_env, vlm_serve_args
+
+#: The image limit the tiny VLM is served with (a request with more gets HTTP 400).
+VLM_MAX_IMAGES = 4
+VLM_MAX_MODEL_LEN = 8192
+
+
+def _env():
+    try:
+        return require_vllm_env()
+    except VllmEnvMissingError as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture(scope="session")
 def vllm_server():
     """A running VllmCpuServer; ``.base_url`` ends in /v1, ``.model_name`` is the served name."""
-    try:
-        require_vllm_env()
-    except VllmEnvMissingError as exc:
-        pytest.fail(str(exc), pytrace=False)
+    _env()
     with VllmCpuServer(startup_timeout_s=180) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def vlm_server():
+    """The tiny Qwen2.5-VL behind ``vllm serve`` (healthy after ~2-3 min on 2 cores)."""
+    paths = _env()
+    with VllmCpuServer(paths.vlm_dir, max_model_len=VLM_MAX_MODEL_LEN, extra_args=vlm_serve_args(VLM_MAX_IMAGES),
+                       startup_timeout_s=420) as server:
         yield server
