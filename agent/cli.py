@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 import traceback
 from contextlib import contextmanager
 from pathlib import Path
@@ -149,6 +150,59 @@ def tools_list(as_json: bool, profile: str | None) -> None:
         props = row["parameters"].get("properties", {})
         for arg, schema in props.items():
             click.echo(f"    - {arg}: {schema.get('description', schema.get('type', ''))}")
+
+
+# -- planner -------------------------------------------------------------------------------
+
+
+@cli.group()
+def planner() -> None:
+    """Keep the local planner model loaded between commands (start, status, stop)."""
+
+
+def _local_llm(config_path: Path | None):
+    from agent.config import AgentConfig
+
+    config = AgentConfig.load(config_path) if config_path else AgentConfig.lite_default()
+    if config.local_llm is None:
+        raise InputError(f"{config_path}: the pipeline has no [local_llm] section; nothing to keep loaded")
+    return config.local_llm
+
+
+@planner.command("start")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+              help="pipeline whose [local_llm] to serve (default: the embedded default)")
+def planner_start(config_path: Path | None) -> None:
+    """Start a llama.cpp server that stays up until `vidagent planner stop`; later commands
+    with the same [local_llm] use it and skip the model start and the shared prompt."""
+    from agent import resident_planner
+
+    server = resident_planner.start(_local_llm(config_path))
+    click.echo(f"planner server running: pid {server.pid}, {server.base_url}, {Path(server.model_path).name}; "
+               "stop it with: vidagent planner stop")
+
+
+@planner.command("status")
+def planner_status() -> None:
+    """Say whether a resident planner server runs (exit code 0 either way)."""
+    from agent import resident_planner
+
+    server = resident_planner.running()
+    if server is None:
+        click.echo("no planner server running")
+        return
+    minutes = (time.time() - server.started_at) / 60
+    click.echo(f"planner server running: pid {server.pid}, {server.base_url}, {Path(server.model_path).name}, "
+               f"n_ctx {server.n_ctx}, {server.n_threads} threads, up {minutes:.0f} min; log: {server.log_path}")
+
+
+@planner.command("stop")
+def planner_stop() -> None:
+    """Stop the resident planner server."""
+    from agent import resident_planner
+
+    server = resident_planner.stop()
+    click.echo("no planner server was running" if server is None else f"stopped planner server pid {server.pid}")
 
 
 # -- ask -----------------------------------------------------------------------------------
