@@ -64,7 +64,7 @@ def describe_frames(args: DescribeFramesArgs, ctx: ToolContext) -> ToolOutput:
     with their positions (left/centre/right, top/middle/bottom, size), and any text read."""
     from tools.models.ocr import shared_reader
 
-    indices = sorted({ctx.meta.frame_at(t) for t in args.times})
+    indices = sorted({ctx.frame_index_at(t) for t in args.times})
     frames = ctx.frames_by_index(indices, size=_size(ctx))
     notes = frame_notes(frames, ctx)
     reader = ctx.models.get("ocr", shared_reader)
