@@ -93,6 +93,8 @@ class ContainerSource:
         if fmt & _IMAGE_FORMATS or self._container.format.name.endswith("_pipe"):
             raise NotAVideoError(self.path, f"a still image ({self._container.format.name.removesuffix('_pipe')})")
         self._seekable = bool(fmt & _SEEKABLE_FORMATS)
+        if self._stream.codec_context is None:
+            raise NotAVideoError(self.path, "FFmpeg has no decoder for its video stream")
         self.codec = self._stream.codec_context.name
         rate = self._stream.average_rate or self._stream.guessed_rate
         self.nominal_fps = float(rate) if rate else 0.0
@@ -125,11 +127,17 @@ class ContainerSource:
         self._last_pts = None
 
     def _build_index(self) -> None:
-        """Demux every packet of the stream (no decoding) into ``pts``, ``keyframes``."""
+        """Demux every packet of the stream (no decoding) into ``pts``, ``keyframes``.
+
+        A packet the end of the file cuts through (FFmpeg flags a short read as corrupt; a GIF
+        frame whose data blocks do not close) is not a frame of the video."""
         pts: list[int] = []
         keyframes: list[int] = []
         durations: list[int] = []
+        cut: list[bool] = []
+        last_packet = b""
         self._first_packet = b""
+        is_gif = self._container.format.name == "gif"
         try:
             for packet in self._container.demux(self._stream):
                 stamp = packet.pts if packet.pts is not None else packet.dts
@@ -137,14 +145,23 @@ class ContainerSource:
                     continue
                 if not pts:
                     self._first_packet = bytes(packet)[:512]
+                if is_gif:
+                    last_packet = bytes(packet)
                 pts.append(stamp)
                 durations.append(packet.duration or 0)
+                cut.append(packet.is_corrupt)
                 if packet.is_keyframe:
                     keyframes.append(stamp)
         except av.FFmpegError as exc:
             if not pts:
                 raise CorruptVideoError(self.path, f"demuxing failed: {ffmpeg_reason(exc)}", 0) from None
             self.warnings.append(f"demuxing stopped after {len(pts)} packets ({ffmpeg_reason(exc)})")
+        if is_gif and cut and not _gif_frame_complete(last_packet):
+            cut[-1] = True
+        while cut and cut[-1]:
+            cut.pop()
+            keyframes = [k for k in keyframes if k != pts.pop()]
+            durations.pop()
         if not pts:
             raise EmptyVideoError(self.path)
         order = np.argsort(np.asarray(pts, dtype=np.int64), kind="stable")
@@ -181,25 +198,25 @@ class ContainerSource:
         declared = self._stream.frames
         if declared and declared != n:
             doubts.append(f"the header lists {declared} frames but the file holds {n}")
-        declared_s = self._declared_duration_s()
-        if declared_s is not None:
-            end = float(int(self.pts[-1] - self.pts[0]) * self.time_base) + self.last_duration_s
-            frame_s = 1.0 / self.nominal_fps if self.nominal_fps else 0.04
+        end = float(int(self.pts[-1] - self.pts[0]) * self.time_base) + self.last_duration_s
+        frame_s = 1.0 / self.nominal_fps if self.nominal_fps else 0.04
+        for declared_s in self._declared_durations_s():
             if abs(declared_s - end) > 2 * frame_s + 0.01 * declared_s:
                 doubts.append(f"the header says {declared_s:.3f} s but the frames end at {end:.3f} s")
+                break
         if self._container.format.name == "gif" and not _ends_with(self.path, b";"):
             doubts.append("the GIF trailer is missing")
         return doubts
 
-    def _declared_duration_s(self) -> float | None:
-        fmt = set(self._container.format.name.split(","))
-        if not fmt & _HEADER_DURATION_FORMATS:
-            return None
-        if self._stream.duration:
-            return float(self._stream.duration * self.time_base)
+    def _declared_durations_s(self) -> list[float]:
+        """Durations the header states for this stream: its own, and the file's when the
+        stream is the only one."""
+        if not set(self._container.format.name.split(",")) & _HEADER_DURATION_FORMATS:
+            return []
+        declared = [float(self._stream.duration * self.time_base)] if self._stream.duration else []
         if len(self._container.streams) == 1 and self._container.duration:
-            return self._container.duration / av.time_base
-        return None
+            declared.append(self._container.duration / av.time_base)
+        return declared
 
     def _tail_pixels(self) -> int:
         last = len(self.pts) - 1
@@ -435,6 +452,26 @@ def _rotation(frame: av.VideoFrame) -> int:
     except (AttributeError, av.FFmpegError):
         return 0
     return int(round((degrees or 0) / 90.0)) % 4 * 90
+
+
+def _gif_frame_complete(packet: bytes) -> bool:
+    """Whether a GIF frame's data (extensions, image descriptor, colour table, LZW data) ends
+    with the empty sub-block that closes its image data."""
+    offset, size = 0, len(packet)
+    while offset < size and packet[offset] == 0x21:  # extension: label, then sub-blocks
+        offset = _gif_skip_sub_blocks(packet, offset + 2)
+    if offset >= size or packet[offset] != 0x2C or offset + 10 > size:
+        return False
+    flags = packet[offset + 9]
+    offset += 10 + (3 * 2 ** ((flags & 7) + 1) if flags & 0x80 else 0) + 1  # + LZW minimum code size
+    return _gif_skip_sub_blocks(packet, offset) <= size
+
+
+def _gif_skip_sub_blocks(data: bytes, offset: int) -> int:
+    """Offset after a chain of GIF sub-blocks ending in an empty one (past the end if cut)."""
+    while offset < len(data) and data[offset] != 0:
+        offset += data[offset] + 1
+    return offset + 1
 
 
 def _is_iso_media(path: str) -> bool:
