@@ -95,7 +95,8 @@ class ContainerSource:
         self._seekable = bool(fmt & _SEEKABLE_FORMATS)
         if self._stream.codec_context is None:
             raise NotAVideoError(self.path, "FFmpeg has no decoder for its video stream")
-        self.codec = self._stream.codec_context.name
+        codec = self._stream.codec_context.codec
+        self.codec = getattr(codec, "canonical_name", None) or codec.name  # "av1", not the decoder "libdav1d"
         rate = self._stream.average_rate or self._stream.guessed_rate
         self.nominal_fps = float(rate) if rate else 0.0
         self.time_base: Fraction = self._stream.time_base
