@@ -118,10 +118,9 @@ class VideoAgent:
 def _answer_evidence(final: FinalAnswer, results, reader: VideoReader) -> list[Evidence]:
     """The planner's cited evidence (frame indices filled in); when it cites none, the
     evidence of the tool results it saw, labelled with the tool that produced it."""
-    meta = reader.meta
     if final.evidence:
         return [
-            e if e.frame_index is not None else e.model_copy(update={"frame_index": meta.frame_at(e.time_s)})
+            e if e.frame_index is not None else e.model_copy(update={"frame_index": reader.index_at(e.time_s)})
             for e in final.evidence
         ]
     seen, out = set(), []
@@ -151,7 +150,7 @@ def _image_source(planner: Planner, reader: VideoReader):
             indices = [f.index for f in reader.uniform(max_images, size=None)] if turn == 0 else []
         else:
             times = [e.time_s for obs in history[-1].observations for e in obs.evidence]
-            indices = sorted({reader.meta.frame_at(t) for t in times})[:max_images]
+            indices = sorted({reader.index_at(t) for t in times})[:max_images]
         return tuple(_jpeg_part(reader, i, max_side) for i in indices)
 
     return images
