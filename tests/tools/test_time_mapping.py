@@ -12,7 +12,8 @@ from pydantic import BaseModel, Field
 
 from tests.videos import make_video, write_timed_video
 from tools.context import ToolContext
-from tools.registry import ToolRegistry, tool
+from tools.capabilities import Capability
+from tools.registry import ToolRegistry, backend
 from tools.runner import ToolRunner
 from tools.types import Evidence, ToolCall, ToolOutput, VideoMeta
 from tools.video import VideoReader
@@ -91,7 +92,9 @@ def test_runner_fills_evidence_frames_from_rounded_times(clips, tmp_path):
     registry = ToolRegistry()
     registry._entry_points_loaded = True
 
-    @tool("cite", description="cites the given times", registry=registry, profiles=("core",))
+    cite_times = Capability(name="cite", args=TimesArgs, result=None, description="cites the given times")
+
+    @backend(cite_times, name="test", registry=registry, profiles=("core",))
     def cite(args: TimesArgs, ctx) -> ToolOutput:
         return ToolOutput(observation="cited", evidence=[Evidence(time_s=t) for t in args.times])
 
