@@ -20,10 +20,11 @@ from typing import Callable, Sequence
 from planners.base import HistoryStep, ImagePart, Planner
 from planners.config import VisionLimits
 from tools.frame_images import encode_jpeg
-from tools.types import VideoMeta
 from tools.video import VideoReader
 
 ImageSource = Callable[[int, tuple[HistoryStep, ...]], tuple[ImagePart, ...]]
+#: The video's time-to-frame mapping (``VideoReader.index_at``): seconds -> frame index.
+IndexAt = Callable[[float], int]
 
 
 def evenly_spaced(n_frames: int, k: int) -> list[int]:
@@ -56,24 +57,25 @@ def spread(indices: Sequence[int], k: int) -> list[int]:
     return [indices[round(i * (n - 1) / (k - 1))] for i in range(k)]
 
 
-def pointed_frames(meta: VideoMeta, step: HistoryStep) -> list[int]:
-    """The frames the observations of ``step`` cite as evidence, ascending and unique."""
+def pointed_frames(step: HistoryStep, n_frames: int, index_at: IndexAt) -> list[int]:
+    """The frames the observations of ``step`` cite as evidence (a frame index, else the frame
+    ``index_at`` maps the time to), ascending and unique, within ``0 .. n_frames - 1``."""
     found = set()
     for obs in step.observations:
         for ev in obs.evidence:
-            index = ev.frame_index if ev.frame_index is not None else meta.frame_at(ev.time_s)
-            found.add(min(max(index, 0), meta.n_frames - 1))
+            index = ev.frame_index if ev.frame_index is not None else index_at(ev.time_s)
+            found.add(min(max(index, 0), n_frames - 1))
     return sorted(found)
 
 
-def choose_frames(meta: VideoMeta, history: Sequence[HistoryStep], max_images: int) -> list[int]:
+def choose_frames(history: Sequence[HistoryStep], max_images: int, n_frames: int, index_at: IndexAt) -> list[int]:
     """Frame indices to show the planner for a step with ``history`` (see the module docstring)."""
     if max_images <= 0:
         return []
-    pointed = pointed_frames(meta, history[-1]) if history else []
+    pointed = pointed_frames(history[-1], n_frames, index_at) if history else []
     if pointed:
         return spread(pointed, max_images)
-    return evenly_spaced(meta.n_frames, max_images)
+    return evenly_spaced(n_frames, max_images)
 
 
 def image_source(planner: Planner, reader: VideoReader) -> ImageSource:
@@ -83,7 +85,7 @@ def image_source(planner: Planner, reader: VideoReader) -> ImageSource:
         return lambda turn, history: ()
 
     def images(turn: int, history: tuple[HistoryStep, ...]) -> tuple[ImagePart, ...]:
-        indices = choose_frames(reader.meta, history, limits.max_images)
+        indices = choose_frames(history, limits.max_images, reader.meta.n_frames, reader.index_at)
         return tuple(image_part(reader, i, limits) for i in indices)
 
     return images

@@ -117,10 +117,9 @@ class VideoAgent:
 def _answer_evidence(final: FinalAnswer, results, reader: VideoReader) -> list[Evidence]:
     """The planner's cited evidence (frame indices filled in); when it cites none, the
     evidence of the tool results it saw, labelled with the tool that produced it."""
-    meta = reader.meta
     if final.evidence:
         return [
-            e if e.frame_index is not None else e.model_copy(update={"frame_index": meta.frame_at(e.time_s)})
+            e if e.frame_index is not None else e.model_copy(update={"frame_index": reader.index_at(e.time_s)})
             for e in final.evidence
         ]
     seen, out = set(), []

@@ -11,10 +11,15 @@ from planners.base import CallTools, HistoryStep
 from planners.config import PlannerConfig, VisionLimits
 from planners.scripted import ScriptedPlanner
 from tools.cache import ResultCache
-from tools.types import Evidence, Observation, ToolCall, VideoMeta
+from tools.types import Evidence, Observation, ToolCall
 from tools.video import VideoReader
 
-META = VideoMeta(path="clip.mp4", sha256="0" * 64, codec="h264", duration_s=10.0, fps=25.0, n_frames=250, width=640, height=272)
+N_FRAMES = 250  # 10 s at 25 fps
+
+
+def index_at(time_s: float) -> int:
+    """A 25 fps clip's time-to-frame mapping (nearest frame), standing in for VideoReader.index_at."""
+    return min(max(round(time_s * 25), 0), N_FRAMES - 1)
 
 
 def step(*evidence_lists: list[Evidence]) -> HistoryStep:
@@ -43,28 +48,28 @@ def test_spread_keeps_first_and_last_and_spaces_the_rest(indices, k, expected):
 
 
 def test_the_first_step_gets_an_evenly_spaced_overview():
-    assert choose_frames(META, (), max_images=4) == [31, 93, 156, 218]
+    assert choose_frames((), 4, N_FRAMES, index_at) == [31, 93, 156, 218]
 
 
 def test_later_steps_get_the_frames_the_latest_tools_cite():
     earlier = step([Evidence(time_s=9.0)])
     latest = step([Evidence(time_s=2.0), Evidence(time_s=2.01)], [Evidence(time_s=7.5, frame_index=180)])
     # 2.0 s and 2.01 s are the same frame (50); an explicit frame index wins over the time
-    assert pointed_frames(META, latest) == [50, 180]
-    assert choose_frames(META, (earlier, latest), max_images=4) == [50, 180]
+    assert pointed_frames(latest, N_FRAMES, index_at) == [50, 180]
+    assert choose_frames((earlier, latest), 4, N_FRAMES, index_at) == [50, 180]
 
 
 def test_more_cited_frames_than_the_budget_are_spread_over_time():
-    latest = step([Evidence(time_s=t) for t in (0.4, 1.2, 3.0, 5.5, 7.5, 9.7)])
-    assert choose_frames(META, (latest,), max_images=3) == [10, 75, 242]
+    latest = step([Evidence(time_s=t) for t in (0.4, 1.2, 3.0, 5.52, 7.52, 9.72)])  # frames 10 30 75 138 188 243
+    assert choose_frames((latest,), 3, N_FRAMES, index_at) == [10, 75, 243]
 
 
 def test_a_step_citing_no_frame_falls_back_to_the_overview():
-    assert choose_frames(META, (step([]),), max_images=2) == evenly_spaced(250, 2)
+    assert choose_frames((step([]),), 2, N_FRAMES, index_at) == evenly_spaced(250, 2)
 
 
-def test_a_time_past_the_end_is_the_last_frame():
-    assert pointed_frames(META, step([Evidence(time_s=99.0)])) == [249]
+def test_a_cited_frame_index_past_the_end_is_the_last_frame():
+    assert pointed_frames(step([Evidence(time_s=0.0, frame_index=400)]), N_FRAMES, index_at) == [249]
 
 
 def test_images_respect_the_side_and_pixel_budget(bikes_mp4):
@@ -103,7 +108,8 @@ def test_the_trace_records_images_and_pixels_per_step(bikes_mp4, tmp_path):
     assert answer.status == "answered"
     first, second = answer.trace.steps
     assert first.image_frames == evenly_spaced(250, 3) and first.images == 3
-    cuts = pointed_frames(META, planner.requests[1].history[0])
+    with VideoReader.open(bikes_mp4) as reader:
+        cuts = pointed_frames(planner.requests[1].history[0], reader.meta.n_frames, reader.index_at)
     assert len(cuts) == 5 and second.image_frames == spread(cuts, 3) and second.images == 3
     for trace_step, request in zip(answer.trace.steps, planner.requests):
         assert trace_step.image_frames == [i.frame_index for i in request.images]

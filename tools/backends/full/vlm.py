@@ -126,7 +126,7 @@ def _said(reply: VisionReply) -> str:
          limits="Descriptions come from a vision-language model looking at each frame.")
 def describe_frames(args: DescribeFramesArgs, ctx: ToolContext) -> ToolOutput:
     chat = _client(ctx)
-    indices = sorted({ctx.meta.frame_at(t) for t in args.times})
+    indices = sorted({ctx.frame_index_at(t) for t in args.times})
     lines, evidence = [], []
     for frame in ctx.frames_by_index(indices):
         ctx.check()
@@ -140,7 +140,7 @@ def describe_frames(args: DescribeFramesArgs, ctx: ToolContext) -> ToolOutput:
 @backend(ASK_FRAMES, name=BACKEND, profiles=("full",), needs=("visual",), cacheable=False, timeout_s=300)
 def ask_frames(args: AskFramesArgs, ctx: ToolContext) -> ToolOutput:
     chat = _client(ctx)
-    indices = sorted({ctx.meta.frame_at(t) for t in args.times})
+    indices = sorted({ctx.frame_index_at(t) for t in args.times})
     if len(indices) > chat.config.max_images:
         raise ToolRetry(
             f"this vision-language server takes at most {chat.config.max_images} frame(s) per question; "
