@@ -8,6 +8,8 @@
 #   scripts/vllm_env.sh            build once; a second run is a no-op (stamp file)
 #   scripts/vllm_env.sh --force    rebuild the venv and the model from scratch
 #   scripts/vllm_env.sh --print    print the paths as shell assignments, build nothing
+#   scripts/vllm_env.sh --packages install and check the venv's packages only (network and disk
+#                                  bound), no model builds; a later plain run finishes the env
 #
 # Where:  VIDAGENT_VLLM_VENV (default ~/.cache/vidagent/vllm-venv) holds everything:
 #   $VENV/bin/python, $VENV/bin/vidagent_vllm_launcher.py, $VENV/models/smollm2-135m-instruct/,
@@ -116,6 +118,10 @@ if "+cpu" in torch.__version__:
     sys.exit(f"torch {torch.__version__} is the +cpu build; PyPI's is needed beside torchvision")
 print(f"vllm_env.sh: torch {torch.__version__}, torchvision {torchvision.__version__}, transformers {transformers.__version__}")
 PY
+if [[ "${1:-}" == "--packages" ]]; then
+  say "packages ready in $((SECONDS - start_s)) s; run without --packages to build the models"
+  exit 0
+fi
 
 step="install the vLLM launcher"
 install -m 0644 "$SCRIPT_DIR/vllm_launcher.py" "$LAUNCHER"
