@@ -1,9 +1,11 @@
-"""Session-wide real ``vllm serve`` processes (CPU build) for tests marked ``vllm``.
+"""Real ``vllm serve`` processes (CPU build) for tests marked ``vllm``, one per test module.
 
 ``vllm_server``: SmolLM2-135M (text). ``vlm_server``: the tiny random Qwen2.5-VL, taking at most
 ``VLM_MAX_IMAGES`` images per prompt. The vLLM environment and both models are built by
 ``bash scripts/vllm_env.sh`` (once, minutes; a second run is a no-op). When it is missing the
-tests FAIL with that command: a skipped vLLM test would look like a passing one.
+tests FAIL with that command: a skipped vLLM test would look like a passing one. Each server
+lives for the module that uses it, so two never compete for the cores; startup takes 2-6 min on
+2 cores (the CUDA torch build of the swapped env imports slowly; more under load).
 
     from tests.planners.vllm_fixture import vllm_server, vlm_server  # noqa: F401 (fixtures)
 """
@@ -17,6 +19,8 @@ from planners.servers.vllm_cpu import VllmCpuServer, VllmEnvMissingError, requir
 #: The image limit the tiny VLM is served with (a request with more gets HTTP 400).
 VLM_MAX_IMAGES = 4
 VLM_MAX_MODEL_LEN = 8192
+#: Seen here: SmolLM2 healthy after 195 s and the tiny VLM after 370 s with a load average of 7.
+STARTUP_TIMEOUT_S = 600
 
 
 def _env():
@@ -26,18 +30,18 @@ def _env():
         pytest.fail(str(exc), pytrace=False)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def vllm_server():
     """A running VllmCpuServer; ``.base_url`` ends in /v1, ``.model_name`` is the served name."""
     _env()
-    with VllmCpuServer(startup_timeout_s=180) as server:
+    with VllmCpuServer(startup_timeout_s=STARTUP_TIMEOUT_S) as server:
         yield server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def vlm_server():
-    """The tiny Qwen2.5-VL behind ``vllm serve`` (healthy after ~2-3 min on 2 cores)."""
+    """The tiny Qwen2.5-VL behind ``vllm serve``, taking at most ``VLM_MAX_IMAGES`` images."""
     paths = _env()
     with VllmCpuServer(paths.vlm_dir, max_model_len=VLM_MAX_MODEL_LEN, extra_args=vlm_serve_args(VLM_MAX_IMAGES),
-                       startup_timeout_s=420) as server:
+                       startup_timeout_s=STARTUP_TIMEOUT_S) as server:
         yield server
