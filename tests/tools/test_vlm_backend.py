@@ -9,7 +9,7 @@ import socket
 import pytest
 from PIL import Image
 
-from tests.planners.chat_server import ChatServer, Completion, HTTPError, chat_server, openai_error  # noqa: F401
+from tests.planners.chat_server import Completion, HTTPError, chat_server, openai_error  # noqa: F401 (fixture)
 from tools.errors import ConfigError
 from tools.runner import ToolRunner
 from tools.toolset import ToolsConfig, VisualModelConfig, build_toolset
