@@ -63,8 +63,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("--cache-dir", type=click.Path(path_type=Path), default=None)
 def info(video: Path, as_json: bool, no_shots: bool, cache_dir: Path | None) -> None:
     """Print a video's metadata and its shot boundaries."""
-    from tools.registry import default_registry
     from tools.runner import ToolRunner
+    from tools.toolset import build_toolset
     from tools.types import ToolCall
     from tools.video import VideoReader
 
@@ -72,7 +72,7 @@ def info(video: Path, as_json: bool, no_shots: bool, cache_dir: Path | None) -> 
         meta = reader.meta
         shots = None
         if not no_shots:
-            runner = ToolRunner(default_registry().toolset("core"), reader, cache=_cache(cache_dir))
+            runner = ToolRunner(build_toolset("core"), reader, cache=_cache(cache_dir))
             with progress_status(not as_json) as progress:
                 progress("detecting shots")
                 result = runner.run([ToolCall(name="detect_shots", args={})])[0]
@@ -116,14 +116,21 @@ def tools() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--profile", default=None, help="only the tools this profile uses (core, lite, full)")
 def tools_list(as_json: bool, profile: str | None) -> None:
-    """List tools with their descriptions and argument schemas."""
+    """List tools with their descriptions and argument schemas (with --profile: the tools that
+    profile offers, then the ones it drops and why)."""
     from tools.registry import default_registry
+    from tools.toolset import build_toolset
 
     registry = default_registry()
     rows = []
     if profile:
-        for name, backend in sorted(registry.toolset(profile).backends.items()):
-            rows.append({**backend.spec().model_dump(), "backends": [backend.backend], "profiles": sorted(backend.profiles)})
+        toolset = build_toolset(profile, registry)
+        for name, backend in sorted(toolset.backends.items()):
+            rows.append({**backend.spec().model_dump(), "backends": [backend.backend], "profiles": sorted(backend.profiles),
+                         "dropped": None})
+        for name, reason in sorted(toolset.dropped.items()):
+            spec = registry.backends(name)[0].spec().model_dump()
+            rows.append({**spec, "backends": [], "profiles": [], "dropped": reason})
     else:
         for name in registry.names():
             backends = registry.backends(name)
@@ -134,6 +141,9 @@ def tools_list(as_json: bool, profile: str | None) -> None:
         _print_json(rows)
         return
     for row in rows:
+        if row.get("dropped"):
+            click.echo(f"{row['name']}  not offered by profile {profile}: {row['dropped']}")
+            continue
         click.echo(f"{row['name']}  [{', '.join(row['profiles'])}]  backends: {', '.join(row['backends'])}")
         click.echo("    " + row["description"].splitlines()[0])
         props = row["parameters"].get("properties", {})
@@ -168,7 +178,7 @@ def ask(video: Path, question: str, options: tuple[str, ...], as_json: bool, con
         cache_dir, no_cache) -> None:
     """Ask QUESTION about VIDEO and print the answer with its evidence."""
     from agent.config import AgentConfig
-    from agent.runtime import open_planner
+    from agent.planner_source import open_planner
     from agent.video_agent import VideoAgent
     from tools.video import VideoReader
 
@@ -207,9 +217,9 @@ def ask(video: Path, question: str, options: tuple[str, ...], as_json: bool, con
 
 
 def _toolset(config):
-    from tools.registry import default_registry
+    from tools.toolset import build_toolset
 
-    return default_registry().toolset(config.tools.profile, config.tools.backends)
+    return build_toolset(config.tools)
 
 
 def _print_answer(answer, options: tuple[str, ...]) -> None:
@@ -281,7 +291,7 @@ def models() -> None:
 def models_check(as_json: bool, no_load: bool) -> None:
     """Report which models are present, verified (size and hash) and loadable. Exit 2 if any is not."""
     from planners.model_files import planner_model_status
-    from tools.models.assets import model_status
+    from tools.backends.lite.models.assets import model_status
 
     with progress_status(not as_json) as progress:
         progress("checking tool models")

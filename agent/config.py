@@ -31,15 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from agent.graph import Budgets
 from planners.config import PlannerConfig
 from tools.errors import ConfigError
-
-
-class ToolsConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    profile: str = "core"
-    names: list[str] | None = Field(default=None, description="limit the planner to these tools")
-    backends: dict[str, str] = Field(default_factory=dict, description="tool name -> backend name overrides")
-    timeout_s: float = Field(default=120.0, gt=0)
+from tools.toolset import ToolsConfig
 
 
 class CacheConfig(BaseModel):

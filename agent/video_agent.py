@@ -14,7 +14,7 @@ from agent.types import Answer, Trace
 from planners.base import FinalAnswer, HistoryStep, ImagePart, Planner
 from tools.cache import ResultCache
 from tools.errors import InputError
-from tools.registry import ToolSet, default_registry
+from tools.toolset import ToolSet, ToolsConfig, build_toolset
 from tools.runner import ToolRunner
 from tools.types import Evidence, ToolResult
 from tools.video import VideoReader
@@ -25,8 +25,8 @@ MAX_FALLBACK_EVIDENCE = 10
 class VideoAgent:
     """Answers questions about videos with a planner and a set of tools.
 
-    ``tools``: a ToolSet, or a profile name (``core``, ``lite``, ``full``), optionally limited
-    to ``tool_names``. ``cache``: a ResultCache, ``"default"`` (the user cache directory or
+    ``tools``: a ToolSet, a ToolsConfig, or a profile name (``core``, ``lite``, ``full``),
+    optionally limited to ``tool_names``. ``cache``: a ResultCache, ``"default"`` (the user cache directory or
     ``$VIDAGENT_CACHE_DIR``) or None to compute everything afresh.
 
     >>> from planners.scripted import ScriptedPlanner                        # doctest: +SKIP
@@ -37,7 +37,7 @@ class VideoAgent:
     def __init__(
         self,
         planner: Planner,
-        tools: ToolSet | str = "core",
+        tools: ToolSet | ToolsConfig | str = "core",
         *,
         tool_names: Sequence[str] | None = None,
         cache: ResultCache | str | None = "default",
@@ -46,13 +46,8 @@ class VideoAgent:
         progress: ProgressFn | None = None,
     ):
         self.planner = planner
-        toolset = default_registry().toolset(tools) if isinstance(tools, str) else tools
-        if tool_names is not None:
-            missing = set(tool_names) - set(toolset.names())
-            if missing:
-                raise InputError(f"tools not in profile {toolset.profile!r}: {', '.join(sorted(missing))}")
-            toolset = ToolSet(toolset.profile, {n: toolset.backends[n] for n in tool_names})
-        self.toolset = toolset
+        toolset = tools if isinstance(tools, ToolSet) else build_toolset(tools)
+        self.toolset = toolset.only(list(tool_names)) if tool_names is not None else toolset
         self.cache = ResultCache.default() if cache == "default" else cache
         self.budgets = budgets or Budgets()
         self.tool_timeout_s = tool_timeout_s

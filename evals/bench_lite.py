@@ -20,7 +20,7 @@ from pathlib import Path
 
 from agent.config import AgentConfig
 from agent.demo import sample_clip
-from agent.runtime import open_planner
+from agent.planner_source import open_planner
 from agent.types import Answer
 from agent.video_agent import VideoAgent
 from tools.cache import ResultCache

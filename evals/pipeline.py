@@ -1,5 +1,5 @@
-"""A pipeline as an evaluation uses it: the pipeline TOML (``agent.config.AgentConfig``), its
-hash, and the planner each sample gets.
+"""A pipeline as an evaluation uses it: the pipeline TOML (``agent.config.AgentConfig``) and its
+hash. The planner each sample gets comes from ``agent.planner_source.PlannerSource``.
 
 Paths inside the pipeline file: ``script`` (the scripted planner's JSON list of actions) and
 ``[data] dir`` (the benchmark data root) are resolved against the pipeline file's folder when
@@ -10,15 +10,11 @@ anywhere. ``[cache] dir`` is resolved against the working directory, like ``vida
 from __future__ import annotations
 
 import hashlib
-import importlib
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from agent.config import AgentConfig
-from planners.base import Planner
-from tools.errors import ConfigError
+from agent.planner_source import import_factory
 
 
 def sha256_file(path: Path) -> str:
@@ -58,7 +54,7 @@ class Pipeline:
                 config = config.model_copy(update={"data": config.data.model_copy(
                     update={"dir": str((path.parent / data_dir).resolve())})})
         if planner_factory is not None:
-            _import_factory(planner_factory)  # fail now, in the parent, not in every worker
+            import_factory(planner_factory)  # fail now, in the parent, not in every worker
         return cls(path=path, config=config, sha256=sha256_file(path), planner_factory=planner_factory)
 
     @property
@@ -75,54 +71,3 @@ class Pipeline:
         if cache.dir:
             return (Path(cache.dir).expanduser().resolve()) / DB_FILENAME
         return ResultCache.default().path.resolve()
-
-
-def _import_factory(spec: str) -> Callable[[], Planner]:
-    module_name, _, attr = spec.partition(":")
-    if not module_name or not attr:
-        raise ConfigError(f"planner factory {spec!r} must look like 'package.module:function'")
-    try:
-        factory = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"planner factory {spec!r} cannot be imported: {exc}") from exc
-    if not callable(factory):
-        raise ConfigError(f"planner factory {spec!r} is not callable")
-    return factory
-
-
-class PlannerSource:
-    """The planner for each sample of one worker.
-
-    A model-backed planner (``kind = "openai"``, which may start a local server) is opened
-    once and shared by all samples of the worker. A scripted planner is rebuilt for every
-    sample, because its script is one question's conversation. A ``planner_factory`` is
-    called once per sample.
-    """
-
-    def __init__(self, pipeline: Pipeline):
-        self._stack = ExitStack()
-        self._make: Callable[[], Planner]
-        config = pipeline.config
-        if pipeline.planner_factory is not None:
-            self._make = _import_factory(pipeline.planner_factory)
-        elif config.planner.kind == "scripted":
-            from agent.runtime import load_script
-            from planners.scripted import ScriptedPlanner
-
-            if not config.script:
-                raise ConfigError(f"{pipeline.path}: the scripted planner needs 'script = \"FILE.json\"'")
-            steps = load_script(config.script)
-            name = f"scripted:{Path(config.script).name}"
-            limits = config.planner.vision_limits
-            self._make = lambda: ScriptedPlanner(list(steps), name=name, vision_limits=limits)
-        else:
-            from agent.runtime import open_planner
-
-            shared = self._stack.enter_context(open_planner(config))
-            self._make = lambda: shared
-
-    def for_sample(self) -> Planner:
-        return self._make()
-
-    def close(self) -> None:
-        self._stack.close()

@@ -151,7 +151,7 @@ def planner_identity(pipeline: Pipeline) -> ModelIdentity:
             sha256=sha256_file(script) if script and script.is_file() else None,
         )
     if config.local_llm is not None:  # a model file vidagent serves itself
-        from agent.runtime import local_model_path
+        from agent.planner_source import local_model_path
 
         path = local_model_path(config.local_llm.model)
         return ModelIdentity(role="planner", kind="file", name=config.local_llm.model, path=str(path),
@@ -179,10 +179,7 @@ def _served_model_name(planner_config) -> str:
 
 
 def tool_identities(pipeline: Pipeline) -> list[ToolIdentity]:
-    from tools.registry import default_registry
+    from tools.toolset import build_toolset
 
-    config = pipeline.config
-    toolset = default_registry().toolset(config.tools.profile, config.tools.backends)
-    names = config.tools.names if config.tools.names is not None else toolset.names()
-    return [ToolIdentity(name=n, backend=toolset.backends[n].backend, version=str(toolset.backends[n].version))
-            for n in sorted(names) if n in toolset.backends]
+    toolset = build_toolset(pipeline.config.tools)
+    return [ToolIdentity(name=n, backend=b.backend, version=str(b.version)) for n, b in sorted(toolset.backends.items())]

@@ -17,7 +17,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from agent.types import Answer
-from evals.pipeline import Pipeline, PlannerSource
+from agent.planner_source import PlannerSource
+from evals.pipeline import Pipeline
 from evals.record import (
     OutputCapture,
     RecordingPlanner,
@@ -28,7 +29,7 @@ from evals.record import (
     replay_toolset,
 )
 from evals.samples import Sample
-from tools.errors import ConfigError, VideoError
+from tools.errors import VideoError
 
 WorkerMode = Literal["run", "record", "replay"]
 FailureKind = Literal["video_unreadable", "worker_error"]
@@ -80,20 +81,14 @@ class SampleWorker:
     def __init__(self, spec: WorkerSpec):
         from agent.video_agent import VideoAgent
         from tools.cache import ResultCache
-        from tools.registry import ToolSet, default_registry
+        from tools.toolset import build_toolset
 
         self.spec = spec
         config = spec.pipeline.config
-        toolset = default_registry().toolset(config.tools.profile, config.tools.backends)
-        if config.tools.names is not None:
-            missing = set(config.tools.names) - set(toolset.names())
-            if missing:
-                raise ConfigError(f"tools not in profile {toolset.profile!r}: {', '.join(sorted(missing))}")
-            toolset = ToolSet(toolset.profile, {n: toolset.backends[n] for n in config.tools.names})
-        self.toolset = toolset
+        self.toolset = toolset = build_toolset(config.tools)
         self.capture = OutputCapture()
         self.cache = ResultCache(spec.cache_path) if spec.cache_path and spec.mode != "replay" else None
-        self.planners = PlannerSource(spec.pipeline) if spec.mode != "replay" else None
+        self.planners = PlannerSource(config, spec.pipeline.planner_factory) if spec.mode != "replay" else None
         self.agent = None
         if spec.mode != "replay":
             tools = recording_toolset(toolset, self.capture) if spec.mode == "record" else toolset
@@ -121,7 +116,7 @@ class SampleWorker:
         sample = task.sample
         if self.spec.mode == "replay":
             return self._replay(task), None
-        planner = self.planners.for_sample()
+        planner = self.planners.for_question()
         if self.spec.mode == "record":
             planner = RecordingPlanner(planner)
             self.capture.clear()

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tools.errors import MissingExtraError
-from tools.models.assets import LITE_EXTRA, ModelFileError, ModelStatus
+from tools.backends.lite.models.assets import LITE_EXTRA, ModelFileError, ModelStatus
 
 CHUNK_BYTES = 1 << 20
 GGUF_MAGIC = b"GGUF"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 
 from agent.config import AgentConfig
-from agent.runtime import open_planner
+from agent.planner_source import open_planner
 from agent.video_agent import VideoAgent
 from evals.suites import get_suite
 

@@ -1,18 +1,25 @@
-"""Capabilities: the tool names and argument models every tier shares.
+"""Capabilities: what a tool does, as data every tier shares.
 
-A backend (lite CPU, full GPU, a user's own) registers under one of these names with its
-argument model, so the planner sees the same schema whichever profile runs. Result models
-hold the typed payload that derived tools and evaluations read (never shown to the planner).
+A ``Capability`` is a name, an argument model, a result model and a description that is true
+for every backend. A backend (core weight-free, lite CPU, full GPU, a user's own) registers
+against one of these objects with ``@backend(CAPABILITY, name=...)``, so the planner sees the
+same name, schema and description whichever profile runs. Result models hold the typed payload
+that derived tools and evaluations read (never shown to the planner).
+
+A plugin may define a capability of its own the same way: ``Capability(name=..., args=...,
+result=..., description=...)``.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from tools.detections import Detections
-from tools.types import TimeSpan
+from tools.types import TimeSpan, VideoMeta
 
 
 class _Args(BaseModel):
@@ -140,3 +147,125 @@ class DominantColorArgs(_Args):
     box: tuple[float, float, float, float] | None = Field(
         default=None, description="x1, y1, x2, y2 in source pixels; omit for the whole frame"
     )
+
+
+# -- the capabilities ------------------------------------------------------------------------
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Capability:
+    """One tool as the planner sees it, whatever backend runs it.
+
+    ``args``: the pydantic model of the arguments (its JSON schema is what the planner fills).
+    ``result``: the pydantic model every backend puts in ``ToolOutput.data`` (None: no payload).
+    ``description``: what the tool does, true for every backend; a backend may add one line
+    about its own limits (``@backend(..., limits="knows the 80 COCO classes")``).
+    """
+
+    name: str
+    args: type[BaseModel]
+    result: type[BaseModel] | None
+    description: str
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise ValueError(f"capability name {self.name!r} must be snake_case")
+        if not self.description.strip():
+            raise ValueError(f"capability {self.name}: give a description")
+
+    def __repr__(self) -> str:
+        return f"Capability({self.name!r})"
+
+
+VIDEO_INFO = Capability(
+    name="video_info", args=VideoInfoArgs, result=VideoMeta,
+    description="Duration (seconds), frame rate, frame count, size (pixels) and codec of the video.",
+)
+
+DETECT_SHOTS = Capability(
+    name="detect_shots", args=DetectShotsArgs, result=ShotsResult,
+    description=(
+        "Find the hard cuts between shots (camera changes) and list the shots with their start and end times "
+        "in seconds. Use it for questions about scenes, shot counts or what happens before or after a cut."
+    ),
+)
+
+DETECT_OBJECTS = Capability(
+    name="detect_objects", args=DetectObjectsArgs, result=DetectionsResult,
+    description=(
+        "Find objects named by short phrases in frames sampled at `fps`, with times and boxes (x1, y1, x2, y2 "
+        "pixels). The observation says how many frames were looked at and at what rate, and names any phrase "
+        "this detector cannot look for."
+    ),
+)
+
+TRACK_OBJECTS = Capability(
+    name="track_objects", args=TrackObjectsArgs, result=TracksResult,
+    description=(
+        "Follow objects named by short phrases over time: one id per object, with first and last seen times "
+        "and per-frame boxes. Use it to tell objects apart over time; count_objects, object_timeline and "
+        "motion_direction build on it."
+    ),
+)
+
+COUNT_OBJECTS = Capability(
+    name="count_objects", args=CountObjectsArgs, result=None,
+    description=(
+        "Count distinct objects of each kind (by tracking them) in a span, and the most seen at the same "
+        "moment, with times. Counts are of tracked objects; objects that stay hidden or too small for the "
+        "detector are missed."
+    ),
+)
+
+OBJECT_TIMELINE = Capability(
+    name="object_timeline", args=ObjectTimelineArgs, result=None,
+    description=(
+        "When each tracked object is first and last seen, and the intervals in which it is visible (seconds). "
+        "Use for 'when does X appear', 'what comes first', 'how long'."
+    ),
+)
+
+MOTION_DIRECTION = Capability(
+    name="motion_direction", args=MotionDirectionArgs, result=None,
+    description=(
+        "How each tracked object moves across the frame: left to right, right to left, upwards, downwards, "
+        "towards or away from the camera, or roughly stationary (image coordinates; camera motion is not "
+        "compensated)."
+    ),
+)
+
+RETRIEVE_FRAMES = Capability(
+    name="retrieve_frames", args=RetrieveFramesArgs, result=None,
+    description="Find the frames that best match a text query, in time order with scores.",
+)
+
+READ_TEXT = Capability(
+    name="read_text", args=ReadTextArgs, result=None,
+    description=(
+        "Read text visible in the video (signs, captions, plates) in frames sampled at `fps`. Repeated reads of "
+        "the same text are merged; each read comes with its first and last times (seconds) and box "
+        "(x1, y1, x2, y2 pixels)."
+    ),
+)
+
+DESCRIBE_FRAMES = Capability(
+    name="describe_frames", args=DescribeFramesArgs, result=None,
+    description="Describe in text what the frames at the given times show, with positions of the things seen.",
+)
+
+DOMINANT_COLOR = Capability(
+    name="dominant_color", args=DominantColorArgs, result=None,
+    description=(
+        "Name the main colour (red, orange, yellow, green, blue, purple, pink, brown, black, white, grey) inside "
+        "a box of the frame at a time, or of the whole frame. Take boxes from detect_objects or track_objects."
+    ),
+)
+
+#: vidagent's own capabilities, by name (plugins may define more).
+BUILTIN_CAPABILITIES: dict[str, Capability] = {
+    c.name: c
+    for c in (VIDEO_INFO, DETECT_SHOTS, DETECT_OBJECTS, TRACK_OBJECTS, COUNT_OBJECTS, OBJECT_TIMELINE,
+              MOTION_DIRECTION, RETRIEVE_FRAMES, READ_TEXT, DESCRIBE_FRAMES, DOMINANT_COLOR)
+}

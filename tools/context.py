@@ -1,13 +1,14 @@
-"""What a tool function receives besides its arguments: the video, shared models, limits."""
+"""What a tool function receives besides its arguments: the video, the model loader, limits."""
 
 from __future__ import annotations
 
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from tools.errors import ToolTimeout
+from tools.errors import ToolRetry, ToolTimeout
+from tools.model_loading import MODELS, ModelLoader, ModelSpec, Weights
 from tools.types import DecodeStats, Frame, TimeSpan, ToolResult, VideoMeta
 
 if TYPE_CHECKING:
@@ -15,36 +16,6 @@ if TYPE_CHECKING:
     from tools.video import VideoReader
 
 T = TypeVar("T")
-
-
-class ModelPool:
-    """Models loaded on first use and shared by every tool call of a process.
-
-    ``get("ssd", loader)`` calls ``loader()`` once per key (under a per-key lock, so two tools
-    asking at once load it once) and returns the same object afterwards.
-    """
-
-    def __init__(self) -> None:
-        self._models: dict[str, Any] = {}
-        self._locks: dict[str, threading.Lock] = {}
-        self._guard = threading.Lock()
-
-    def get(self, key: str, loader: Callable[[], T]) -> T:
-        if key in self._models:
-            return self._models[key]
-        with self._guard:
-            lock = self._locks.setdefault(key, threading.Lock())
-        with lock:
-            if key not in self._models:
-                self._models[key] = loader()
-        return self._models[key]
-
-    def loaded(self) -> list[str]:
-        return sorted(self._models)
-
-
-#: One pool per process: a second question in the same process reuses loaded models.
-SHARED_MODELS = ModelPool()
 
 
 @dataclass
@@ -67,14 +38,23 @@ class ToolContext:
 
     ``deadline`` is a ``time.monotonic()`` value; long tools call ``check()`` between units of
     work so a timed-out or cancelled call stops early instead of running on in its thread.
+    ``device``: where this run's models go (``cpu``, ``cuda``, ``cuda:1``).
+    ``max_frames``: the most frames one call of a sampling tool looks at (its rate is lowered
+    to fit, and its observation says so); None: no limit (evaluations that track every frame).
     """
 
     video: "VideoReader"
     runner: "ToolRunner"
-    models: ModelPool = field(default_factory=lambda: SHARED_MODELS)
+    models: ModelLoader = field(default_factory=lambda: MODELS)
+    device: str = "cpu"
+    max_frames: int | None = 240
     cancel: threading.Event = field(default_factory=threading.Event)
     deadline: float = float("inf")
     counters: CallCounters = field(default_factory=CallCounters)
+
+    def load(self, spec: ModelSpec[T], weights: Weights | None = None) -> T:
+        """The model ``spec`` describes, on this run's device (built once per process)."""
+        return self.models.load(spec, self.device, weights)
 
     @property
     def meta(self) -> VideoMeta:
@@ -112,3 +92,13 @@ class ToolContext:
         Derived tools use this to build on detections or tracks already computed.
         """
         return self.runner.run_nested(name, args, parent=self)
+
+    def call_data(self, name: str, **args: Any):
+        """``call``, returning the result's data; raises ToolRetry when the other tool asked for
+        different arguments and RuntimeError when it failed, so the caller's call ends the same way."""
+        result = self.call(name, **args)
+        if result.status == "retry":
+            raise ToolRetry(f"{name} could not run: {result.observation}")
+        if result.status != "ok":
+            raise RuntimeError(f"{name} failed: {result.observation}")
+        return result.data

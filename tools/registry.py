@@ -1,25 +1,28 @@
-"""The tool registry: capabilities (name + argument schema) and the backends that implement them.
+"""The tool registry: backends registered against capabilities.
 
-A *tool* the planner sees is a capability: a name, a description and one pydantic argument
-model. A capability may have several *backends* (a lite CPU one, a full GPU one); a *profile*
-picks one backend per capability, so every tier shows the planner the same names and schemas.
+A *capability* (``tools.capabilities.Capability``) is what the planner sees: a name, an
+argument schema, a result model and a description. A *backend* implements one capability
+(a weight-free one, a lite CPU one, a full GPU one, a user's own); a *profile* picks one
+backend per capability (``tools.toolset``), so every tier shows the planner the same names
+and schemas.
 
-Register a backend with the ``@tool`` decorator, or from another package through the
-``vidagent.tools`` entry-point group (the entry point names a module, whose import registers
-its tools, or a ``ToolBackend`` object).
+Register a backend with the ``@backend`` decorator in a module that the ``vidagent.tools``
+entry-point group names. vidagent's own backends are registered exactly that way
+(``tools.backends.core``, ``.lite``, ``.full`` in its ``pyproject.toml``): they are the first
+example of a plugin. An entry point may also name a ``ToolBackend`` object or a list of them.
 """
 
 from __future__ import annotations
 
 import inspect
 import json
-import re
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 from pydantic import BaseModel
 
+from tools.capabilities import Capability
 from tools.errors import ConfigError
 from tools.types import ToolOutput, ToolSpec
 
@@ -32,28 +35,49 @@ ToolFn = Callable[[BaseModel, "ToolContext"], ToolOutput]
 #: in PyPI packages; ``full``: GPU models.
 PROFILES = ("core", "lite", "full")
 ENTRY_POINT_GROUP = "vidagent.tools"
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 @dataclass(frozen=True)
 class ToolBackend:
     """One implementation of a capability.
 
-    ``fn(args, ctx) -> ToolOutput``. ``version`` is part of the cache key: bump it when the
-    backend's output changes. ``timeout_s`` is the default per-call time limit.
+    ``fn(args, ctx) -> ToolOutput`` with ``args`` an instance of ``capability.args`` and
+    ``ToolOutput.data`` an instance of ``capability.result`` (or None when that is None).
+    ``backend``: this implementation's name (``"ssd-mobilenet-coco"``). ``version`` is part of
+    the cache key: bump it when the backend's output changes. ``requires``: capabilities this
+    backend calls (through ``ctx.call``); a profile without them drops this backend.
+    ``limits``: one line about this backend's own limits that the planner sees after the
+    capability's description. ``timeout_s`` is the default per-call time limit.
     """
 
-    name: str
-    description: str
-    args_model: type[BaseModel]
+    capability: Capability
     fn: ToolFn
     backend: str = "default"
     version: str = "1"
     profiles: frozenset[str] = frozenset(PROFILES)
-    result_model: type[BaseModel] | None = None
+    requires: tuple[str, ...] = ()
+    limits: str = ""
     cacheable: bool = True
     timeout_s: float = 120.0
     priority: int = 0
+
+    @property
+    def name(self) -> str:
+        """The capability's (tool's) name."""
+        return self.capability.name
+
+    @property
+    def args_model(self) -> type[BaseModel]:
+        return self.capability.args
+
+    @property
+    def result_model(self) -> type[BaseModel] | None:
+        return self.capability.result
+
+    @property
+    def description(self) -> str:
+        limits = self.limits.strip()
+        return self.capability.description + (f" {limits}" if limits else "")
 
     def spec(self) -> ToolSpec:
         return ToolSpec(name=self.name, description=self.description, parameters=args_schema(self.args_model))
@@ -86,27 +110,31 @@ class ToolRegistry:
     """All known backends, by capability name."""
 
     _backends: dict[str, list[ToolBackend]] = field(default_factory=dict)
+    _capabilities: dict[str, Capability] = field(default_factory=dict)
     _entry_points_loaded: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def register(self, backend: ToolBackend) -> ToolBackend:
-        if not _NAME.match(backend.name):
-            raise ValueError(f"tool name {backend.name!r} must be snake_case")
+        """Add ``backend``; re-registering the same function (a module imported twice) is a no-op.
+
+        Raises ValueError when the backend's profiles are unknown, when its name is taken by
+        another function, or when another capability object already uses its capability's
+        name with a different argument or result model.
+        """
+        cap = backend.capability
         unknown = set(backend.profiles) - set(PROFILES)
         if unknown:
-            raise ValueError(f"tool {backend.name}: unknown profiles {sorted(unknown)}; known: {PROFILES}")
+            raise ValueError(f"tool {cap.name}: unknown profiles {sorted(unknown)}; known: {PROFILES}")
         with self._lock:
-            existing = self._backends.setdefault(backend.name, [])
+            known = self._capabilities.setdefault(cap.name, cap)
+            if known is not cap:
+                _check_same_capability(known, cap, backend.backend)
+            existing = self._backends.setdefault(cap.name, [])
             for other in existing:
                 if other.backend == backend.backend:
                     if other.fn is backend.fn or _same_source(other.fn, backend.fn):
                         return other  # re-import of the same module
-                    raise ValueError(f"tool {backend.name}: backend {backend.backend!r} registered twice")
-                if _schema_key(other.args_model) != _schema_key(backend.args_model):
-                    raise ValueError(
-                        f"tool {backend.name}: backend {backend.backend!r} declares arguments that differ "
-                        f"from backend {other.backend!r}; every backend of a tool takes the same arguments"
-                    )
+                    raise ValueError(f"tool {cap.name}: backend {backend.backend!r} registered twice")
             existing.append(backend)
         return backend
 
@@ -118,28 +146,17 @@ class ToolRegistry:
         self.load_entry_points()
         return list(self._backends.get(name, []))
 
-    def toolset(self, profile: str, overrides: dict[str, str] | None = None) -> "ToolSet":
-        """One backend per capability for ``profile``; ``overrides`` maps name -> backend name."""
-        if profile not in PROFILES:
-            raise ConfigError(f"unknown tool profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    def all_backends(self) -> list[ToolBackend]:
+        """Every registered backend, by tool name then backend name."""
         self.load_entry_points()
-        overrides = overrides or {}
-        chosen: dict[str, ToolBackend] = {}
-        for name, backends in sorted(self._backends.items()):
-            if name in overrides:
-                match = [b for b in backends if b.backend == overrides[name]]
-                if not match:
-                    have = ", ".join(b.backend for b in backends)
-                    raise ConfigError(f"tool {name} has no backend {overrides[name]!r} (have: {have})")
-                chosen[name] = match[0]
-                continue
-            fitting = [b for b in backends if profile in b.profiles]
-            if fitting:
-                chosen[name] = max(fitting, key=lambda b: b.priority)
-        unknown = set(overrides) - set(self._backends)
-        if unknown:
-            raise ConfigError(f"backend overrides name unknown tools: {', '.join(sorted(unknown))}")
-        return ToolSet(profile=profile, backends=chosen)
+        return [b for name in sorted(self._backends) for b in sorted(self._backends[name], key=lambda b: b.backend)]
+
+    def toolset(self, profile: str, overrides: dict[str, str] | None = None) -> "ToolSet":
+        """One backend per capability for ``profile`` (see ``tools.toolset.select_backends``)."""
+        from tools.toolset import select_backends
+
+        self.load_entry_points()
+        return select_backends(self._backends, profile, overrides or {})
 
     def load_entry_points(self) -> None:
         """Import every ``vidagent.tools`` entry point once (a broken plugin is reported, not fatal)."""
@@ -162,21 +179,21 @@ class ToolRegistry:
                     self.register(item)
 
 
-@dataclass(frozen=True)
-class ToolSet:
-    """The backends a run uses, one per capability."""
+def _check_same_capability(known: Capability, new: Capability, backend: str) -> None:
+    if _schema_key(known.args) != _schema_key(new.args):
+        raise ValueError(
+            f"tool {new.name}: backend {backend!r} declares arguments that differ from the capability's; "
+            "every backend of a tool takes the same arguments"
+        )
+    if known.result is not new.result:
+        raise ValueError(
+            f"tool {new.name}: backend {backend!r} declares result model {_model_name(new.result)}, but the "
+            f"capability's is {_model_name(known.result)}"
+        )
 
-    profile: str
-    backends: dict[str, ToolBackend]
 
-    def specs(self) -> list[ToolSpec]:
-        return [b.spec() for _, b in sorted(self.backends.items())]
-
-    def get(self, name: str) -> ToolBackend | None:
-        return self.backends.get(name)
-
-    def names(self) -> list[str]:
-        return sorted(self.backends)
+def _model_name(model: type | None) -> str:
+    return "None" if model is None else model.__qualname__
 
 
 def _schema_key(model: type[BaseModel]) -> str:
@@ -190,58 +207,63 @@ def _same_source(a, b) -> bool:
         return False
 
 
-#: The process-wide registry that ``@tool`` writes to.
+#: The process-wide registry that ``@backend`` writes to.
 REGISTRY = ToolRegistry()
 
 
-def tool(
-    name: str,
+def backend(
+    capability: Capability,
     *,
-    description: str | None = None,
-    backend: str = "default",
+    name: str,
     version: str = "1",
     profiles: tuple[str, ...] | frozenset[str] = PROFILES,
-    result_model: type[BaseModel] | None = None,
+    requires: tuple[str, ...] = (),
+    limits: str = "",
     cacheable: bool = True,
     timeout_s: float = 120.0,
     priority: int = 0,
     registry: ToolRegistry | None = None,
 ) -> Callable[[ToolFn], ToolFn]:
-    """Register ``fn(args: ArgsModel, ctx: ToolContext) -> ToolOutput`` as a tool backend.
+    """Register ``fn(args, ctx: ToolContext) -> ToolOutput`` as backend ``name`` of ``capability``.
 
-    The argument model is read from the type hint of the first parameter; the description
-    defaults to the function's docstring.
+    The function's first parameter must be typed with the capability's argument model. Its
+    return annotation, when it names a result model (``-> ToolOutput[TracksResult]``), must
+    be the capability's; a mismatch is an error here, at registration, not at the first call.
 
     Example::
 
-        class CountArgs(BaseModel):
-            label: str = Field(description="what to count")
+        COUNT_THINGS = Capability(name="count_things", args=CountArgs, result=None,
+                                  description="Count things.")
 
-        @tool("count_things", profiles=("core",))
+        @backend(COUNT_THINGS, name="by-hand", profiles=("core",))
         def count_things(args: CountArgs, ctx: ToolContext) -> ToolOutput:
-            "Count things."
             return ToolOutput(observation="3")
     """
 
     def decorate(fn: ToolFn) -> ToolFn:
-        hints = inspect.get_annotations(fn, eval_str=True)
         params = list(inspect.signature(fn).parameters)
-        args_model = hints.get(params[0]) if params else None
-        if not (isinstance(args_model, type) and issubclass(args_model, BaseModel)):
-            raise TypeError(f"tool {name}: the first parameter of {fn.__qualname__} must be typed with a pydantic model")
-        desc = description or inspect.getdoc(fn) or ""
-        if not desc.strip():
-            raise ValueError(f"tool {name}: give a description or a docstring")
+        args_model = _hint(fn, params[0]) if params else None
+        if args_model is not capability.args:
+            raise TypeError(
+                f"tool {capability.name}: the first parameter of {fn.__qualname__} must be typed "
+                f"{capability.args.__qualname__}, the capability's argument model (got {args_model!r})"
+            )
+        generic = getattr(_hint(fn, "return"), "__pydantic_generic_metadata__", None) or {}
+        declared = generic["args"][0] if generic.get("args") else None
+        if declared is not None and declared is not capability.result:
+            raise ValueError(
+                f"tool {capability.name}: backend {name!r} returns {_model_name(declared)}, but the capability's "
+                f"result model is {_model_name(capability.result)}"
+            )
         (registry or REGISTRY).register(
             ToolBackend(
-                name=name,
-                description=desc.strip(),
-                args_model=args_model,
+                capability=capability,
                 fn=fn,
-                backend=backend,
+                backend=name,
                 version=version,
                 profiles=frozenset(profiles),
-                result_model=result_model,
+                requires=tuple(requires),
+                limits=limits,
                 cacheable=cacheable,
                 timeout_s=timeout_s,
                 priority=priority,
@@ -252,10 +274,28 @@ def tool(
     return decorate
 
 
-def default_registry() -> ToolRegistry:
-    """The registry with vidagent's built-in tools and installed plugins loaded."""
-    import tools.builtin  # noqa: F401  (registers the built-in tools)
-    import tools.lite  # noqa: F401  (registers the lite backends; their models load lazily)
+def _hint(fn: Callable, key: str):
+    """The evaluated annotation ``key`` of ``fn`` (None when absent or not resolvable)."""
+    annotation = inspect.get_annotations(fn).get(key)
+    if isinstance(annotation, str):
+        try:
+            annotation = eval(annotation, getattr(fn, "__globals__", {}))  # noqa: S307 - the module's own annotation
+        except Exception:
+            return None
+    return annotation
 
+
+def default_registry() -> ToolRegistry:
+    """The registry with every installed ``vidagent.tools`` entry point loaded (vidagent's own
+    backends included). Raises ConfigError when vidagent's own entry points are missing, which
+    happens when the package metadata is stale (``pip install -e .`` refreshes it)."""
     REGISTRY.load_entry_points()
+    if "video_info" not in REGISTRY._backends:
+        raise ConfigError(
+            "vidagent's built-in tools are not registered: its 'vidagent.tools' entry points are missing; "
+            "reinstall with: pip install -e ."
+        )
     return REGISTRY
+
+
+from tools.toolset import ToolSet  # noqa: E402  (re-exported: ToolSet lives beside its builder)

@@ -17,9 +17,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from tools.cache import CacheKey, ResultCache
-from tools.context import SHARED_MODELS, ModelPool, ToolContext
+from tools.context import ToolContext
 from tools.errors import MissingExtraError, ToolRetry, ToolTimeout, VidagentError
-from tools.registry import ToolBackend, ToolSet
+from tools.model_loading import MODELS, ModelLoader
+from tools.registry import ToolBackend
+from tools.toolset import ToolSet
 from tools.types import Evidence, ToolCall, ToolOutput, ToolResult
 from tools.video import VideoReader
 
@@ -34,6 +36,8 @@ class ToolRunner:
 
     ``cache`` may be None (no caching). ``timeout_s`` caps every call; a backend's own
     ``timeout_s`` may only lower it. ``max_parallel`` bounds concurrent calls of one step.
+    Models load through ``models`` on the toolset's device. ``max_frames``: the most frames
+    one call of a sampling tool looks at (None: no limit; see ``ToolContext.max_frames``).
     """
 
     toolset: ToolSet
@@ -41,7 +45,8 @@ class ToolRunner:
     cache: ResultCache | None = None
     timeout_s: float = 120.0
     max_parallel: int = 4
-    models: ModelPool = field(default_factory=lambda: SHARED_MODELS)
+    models: ModelLoader = field(default_factory=lambda: MODELS)
+    max_frames: int | None = 240
 
     def run(self, calls: list[ToolCall], deadline: float = float("inf")) -> list[ToolResult]:
         """Run ``calls`` concurrently; results come back in the order of ``calls``.
@@ -74,9 +79,8 @@ class ToolRunner:
     def run_nested(self, name: str, args: dict[str, Any], parent: ToolContext) -> ToolResult:
         """Run one call synchronously inside another tool's call (same deadline and cancel)."""
         call = ToolCall(name=name, args=args)
-        ctx = ToolContext(
-            video=self.video, runner=self, models=self.models, cancel=parent.cancel, deadline=parent.deadline
-        )
+        ctx = ToolContext(video=self.video, runner=self, models=self.models, device=self.toolset.device,
+                          max_frames=self.max_frames, cancel=parent.cancel, deadline=parent.deadline)
         result = self._execute(call, ctx)
         parent.counters.decode.add(decoded=ctx.counters.decode.frames_decoded)
         for model, n in ctx.counters.model_frames.items():
@@ -92,7 +96,8 @@ class ToolRunner:
 
     def _context(self, call: ToolCall, run_deadline: float) -> ToolContext:
         deadline = min(run_deadline, time.monotonic() + self._limit(call))
-        return ToolContext(video=self.video, runner=self, models=self.models, deadline=deadline)
+        return ToolContext(video=self.video, runner=self, models=self.models, device=self.toolset.device,
+                           max_frames=self.max_frames, deadline=deadline)
 
     def _run_in_thread(self, call, ctx, results, i, gate) -> None:
         with gate:
@@ -118,8 +123,7 @@ class ToolRunner:
         try:
             ctx.check()
             output = backend.fn(args, ctx)
-            if not isinstance(output, ToolOutput):
-                raise TypeError(f"tool {call.name} returned {type(output).__name__}, not ToolOutput")
+            _check_output(output, backend)
         except ToolRetry as exc:
             return self._result(call, ctx, "retry", str(exc), backend=backend, seconds=time.monotonic() - started)
         except ToolTimeout:
@@ -186,6 +190,18 @@ class ToolRunner:
             model_frames=dict(ctx.counters.model_frames),
             nested_cache_hits=ctx.counters.nested_cache_hits,
         )
+
+
+def _check_output(output: object, backend: ToolBackend) -> None:
+    """Raise TypeError unless ``output`` is a ToolOutput carrying the capability's result model."""
+    if not isinstance(output, ToolOutput):
+        raise TypeError(f"tool {backend.name} returned {type(output).__name__}, not ToolOutput")
+    expected = backend.result_model
+    if expected is None and output.data is not None:
+        raise TypeError(f"backend {backend.backend!r} of {backend.name} returned data, but the capability has no result model")
+    if expected is not None and not isinstance(output.data, expected):
+        raise TypeError(f"backend {backend.backend!r} of {backend.name} returned {type(output.data).__name__}, "
+                        f"not the capability's {expected.__name__}")
 
 
 def _argument_errors(name: str, exc: ValidationError) -> str:

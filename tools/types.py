@@ -7,7 +7,7 @@ Large arrays (frames, detections) never go into planner prompts: tools return th
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -103,13 +103,21 @@ class ToolCall(_Frozen):
 ToolStatus = Literal["ok", "retry", "error"]
 
 
-class ToolOutput(BaseModel):
-    """What a tool function returns. ``data`` is any pydantic model (it may hold numpy arrays)."""
+ResultT = TypeVar("ResultT", bound=BaseModel)
+
+
+class ToolOutput(BaseModel, Generic[ResultT]):
+    """What a tool function returns. ``data`` is the capability's result model (it may hold
+    numpy arrays), or None for a capability without one.
+
+    A backend may annotate its return as ``ToolOutput[TracksResult]``; the registry then
+    checks at registration that this is its capability's result model.
+    """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     observation: str
-    data: BaseModel | None = None
+    data: ResultT | None = None
     evidence: list[Evidence] = Field(default_factory=list)
 
 

@@ -149,13 +149,14 @@ def test_a_plugin_package_adds_a_tool(tmp_path):
     site.mkdir()
     (site / "my_vidagent_plugin.py").write_text(
         "from pydantic import BaseModel, Field\n"
-        "from tools.registry import tool\n"
+        "from tools.capabilities import Capability\n"
+        "from tools.registry import backend\n"
         "from tools.types import ToolOutput\n"
         "class Args(BaseModel):\n"
         "    word: str = Field(description='a word')\n"
-        "@tool('shout', profiles=('core',))\n"
+        "SHOUT = Capability(name='shout', args=Args, result=None, description='Say the word loudly.')\n"
+        "@backend(SHOUT, name='upper', profiles=('core',))\n"
         "def shout(args: Args, ctx) -> ToolOutput:\n"
-        "    'Say the word loudly.'\n"
         "    return ToolOutput(observation=args.word.upper())\n"
     )
     dist = site / "my_vidagent_plugin-0.1.dist-info"

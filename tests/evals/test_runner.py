@@ -25,6 +25,7 @@ from evals.runner import RunOptions, run_suite
 from evals.samples import Grounding, SampleCost, SampleScore
 from tests.evals.pipelines.tiny import PIPELINES, QUESTION_KEYED, make_clips, write_suite
 from tests.videos import make_video
+from tools.errors import ConfigError
 from tools.registry import default_registry
 from tools.types import TimeSpan
 
@@ -108,12 +109,22 @@ def test_a_sample_over_time_or_a_dead_worker_is_an_error_row_and_the_worker_is_r
 
 
 def test_a_worker_that_cannot_start_stops_the_run_with_its_reason(tmp_path):
+    (tmp_path / "bad.toml").write_text('script = "no_such_script.json"\n[planner]\nkind = "scripted"\n')
+    suite = write_suite(tmp_path / "annotations", [{"sample_id": "p0", **MIXED["p0"][0]}])
+    make_clips(tmp_path / "videos")
+    with pytest.raises(WorkerStartError, match="no_such_script.json does not exist"):
+        run_suite(suite, Pipeline.load(tmp_path / "bad.toml"),
+                  RunOptions(out_dir=tmp_path / "run", videos_dir=tmp_path / "videos", progress=False))
+
+
+def test_a_pipeline_naming_a_tool_its_profile_lacks_stops_before_any_worker_starts(tmp_path):
     (tmp_path / "bad.toml").write_text('[tools]\nprofile = "core"\nnames = ["no_such_tool"]\n')
     suite = write_suite(tmp_path / "annotations", [{"sample_id": "p0", **MIXED["p0"][0]}])
     make_clips(tmp_path / "videos")
-    with pytest.raises(WorkerStartError, match="no_such_tool"):
+    with pytest.raises(ConfigError, match="tools not in profile 'core': no_such_tool"):
         run_suite(suite, Pipeline.load(tmp_path / "bad.toml", planner_factory=QUESTION_KEYED),
                   RunOptions(out_dir=tmp_path / "run", videos_dir=tmp_path / "videos", progress=False))
+    assert not (tmp_path / "run" / "results.jsonl").exists()
 
 
 def test_manifest_identifies_code_pipeline_models_suite_and_machine(mixed_run):

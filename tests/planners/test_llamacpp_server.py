@@ -28,7 +28,7 @@ from planners.model_files import SMOLLM2, GgufPart, SplitGguf, joined_gguf, plan
 from planners.servers.llamacpp import LlamaCppServer
 from planners.servers.process import ManagedServer, ServerStartError, group_members, port_is_free
 from tests.planners.chat_server import TOOL_CALL_SCHEMA
-from tools.models.assets import ModelFileError
+from tools.backends.lite.models.assets import ModelFileError
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -1,4 +1,4 @@
-"""ScriptedPlanner, FunctionPlanner and build_planner."""
+"""ScriptedPlanner and FunctionPlanner."""
 
 from __future__ import annotations
 
@@ -8,11 +8,8 @@ import pytest
 
 from planners.base import CallTools, FinalAnswer, Planner, PlannerError
 from planners.config import PlannerConfig
-from planners.factory import build_planner
-from planners.openai_compat import OpenAICompatiblePlanner
 from planners.scripted import FunctionPlanner, ScriptedPlanner
 from tests.planners.chat_server import sample_request
-from tools.errors import ConfigError
 from tools.types import ToolCall
 
 ANSWER = FinalAnswer(thought="two seen", answer="two", choice=1)
@@ -71,35 +68,6 @@ def test_function_planner_sees_each_request():
 def test_function_planner_rejects_other_return_types():
     with pytest.raises(TypeError, match="must be an action, a dict or a str"):
         FunctionPlanner(lambda r: 42).plan(sample_request())
-
-
-def test_build_planner_by_kind(tmp_path):
-    scripted = PlannerConfig(kind="scripted", vision=True, max_images=3)
-    planner = build_planner(scripted, [ANSWER])
-    assert isinstance(planner, ScriptedPlanner) and planner.vision_limits.max_images == 3
-    assert isinstance(build_planner(scripted, lambda r: ANSWER), FunctionPlanner)
-
-    path = tmp_path / "steps.json"
-    path.write_text(json.dumps([CALL.model_dump(mode="json"), "not json"]), encoding="utf-8")
-    from_file = build_planner(scripted, path)
-    assert from_file.plan(sample_request()).action.calls[0].name == "read_text"
-    assert "not valid JSON" in from_file.plan(sample_request()).error
-
-    with build_planner(PlannerConfig(base_url="http://127.0.0.1:9/v1")) as http:
-        assert isinstance(http, OpenAICompatiblePlanner)
-
-
-@pytest.mark.parametrize(
-    ("config", "script", "error"),
-    [
-        (PlannerConfig(kind="scripted"), None, "needs a script"),
-        (PlannerConfig(), [ANSWER], "kind 'scripted'"),
-        (PlannerConfig(kind="scripted"), "/nonexistent/steps.json", "does not exist"),
-    ],
-)
-def test_build_planner_errors(config, script, error):
-    with pytest.raises(ConfigError, match=error):
-        build_planner(config, script)
 
 
 def test_config_is_frozen_and_strict():

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tools.cache import CacheCorruptError, CacheKey, ResultCache, canonical_json
 from tools.detections import Detections
+from tools.capabilities import Capability
 from tools.registry import ToolBackend
 from tools.serialization import SerializationError
 from tools.types import Evidence, ToolOutput
@@ -41,13 +42,10 @@ def _backend(
     backend: str = "lite", version: str = "1", name: str = "detect_objects", result_model=DetectResult
 ) -> ToolBackend:
     return ToolBackend(
-        name=name,
-        description="Find objects.",
-        args_model=DetectArgs,
+        capability=Capability(name=name, args=DetectArgs, result=result_model, description="Find objects."),
         fn=lambda args, ctx: ToolOutput(observation=""),
         backend=backend,
         version=version,
-        result_model=result_model,
     )
 
 

@@ -1,6 +1,5 @@
 """The runner on a real video with small test tools: validation, cache, errors, timeouts."""
 
-import threading
 import time
 
 import pytest
@@ -8,7 +7,8 @@ from pydantic import BaseModel, Field
 
 from tools.cache import ResultCache
 from tools.errors import ToolRetry
-from tools.registry import ToolRegistry, tool
+from tools.capabilities import Capability
+from tools.registry import ToolRegistry, backend
 from tools.runner import ToolRunner
 from tools.types import Evidence, ToolCall, ToolOutput
 from tools.video import VideoReader
@@ -22,6 +22,10 @@ class Payload(BaseModel):
     n: int
 
 
+def cap(name: str, description: str, result: type[BaseModel] | None = None) -> Capability:
+    return Capability(name=name, args=NArgs, result=result, description=description)
+
+
 CALLS = {"count": 0}
 SPANS: list[tuple[float, float]] = []
 
@@ -31,7 +35,7 @@ def registry():
     reg = ToolRegistry()
     reg._entry_points_loaded = True
 
-    @tool("square", description="n squared", registry=reg, profiles=("core",), result_model=Payload)
+    @backend(cap("square", "n squared", Payload), name="test", registry=reg, profiles=("core",))
     def square(args: NArgs, ctx) -> ToolOutput:
         CALLS["count"] += 1
         frame = ctx.frame_at(0.5)
@@ -39,27 +43,27 @@ def registry():
         return ToolOutput(observation=f"{args.n ** 2}", data=Payload(n=args.n ** 2),
                           evidence=[Evidence(time_s=frame.time_s, note="looked here")])
 
-    @tool("boom", description="raises", registry=reg, profiles=("core",))
+    @backend(cap("boom", "raises"), name="test", registry=reg, profiles=("core",))
     def boom(args: NArgs, ctx) -> ToolOutput:
         raise RuntimeError("model exploded")
 
-    @tool("picky", description="asks for another n", registry=reg, profiles=("core",))
+    @backend(cap("picky", "asks for another n"), name="test", registry=reg, profiles=("core",))
     def picky(args: NArgs, ctx) -> ToolOutput:
         raise ToolRetry("n must be even")
 
-    @tool("hang", description="never returns", registry=reg, profiles=("core",), timeout_s=0.5)
+    @backend(cap("hang", "never returns"), name="test", registry=reg, profiles=("core",), timeout_s=0.5)
     def hang(args: NArgs, ctx) -> ToolOutput:
         time.sleep(30)
         return ToolOutput(observation="too late")
 
-    @tool("nap", description="sleeps, recording when", registry=reg, profiles=("core",), cacheable=False)
+    @backend(cap("nap", "sleeps, recording when"), name="test", registry=reg, profiles=("core",), cacheable=False)
     def nap(args: NArgs, ctx) -> ToolOutput:
         start = time.monotonic()
         time.sleep(0.3)
         SPANS.append((start, time.monotonic()))
         return ToolOutput(observation="rested")
 
-    @tool("outer", description="calls square", registry=reg, profiles=("core",))
+    @backend(cap("outer", "calls square"), name="test", registry=reg, profiles=("core",))
     def outer(args: NArgs, ctx) -> ToolOutput:
         inner = ctx.call("square", n=args.n)
         return ToolOutput(observation=f"inner said {inner.observation}")

@@ -1,0 +1,135 @@
+"""The tools one run uses: one backend per capability, chosen by a profile and a config.
+
+``build_toolset(ToolsConfig)`` is the one function that turns configuration into a ``ToolSet``
+(the CLI, the Python API and the evaluation workers all call it). A backend whose required
+capabilities have no backend in the profile is dropped, and the toolset says why, so a
+derived tool is never shown to the planner without what it builds on.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from tools.errors import ConfigError
+from tools.types import ToolSpec
+
+if TYPE_CHECKING:
+    from tools.registry import ToolBackend, ToolRegistry
+
+_DEVICE = re.compile(r"^(cpu|cuda(:\d+)?|mps)$")
+
+
+class ToolsConfig(BaseModel):
+    """The ``[tools]`` section of a run's configuration.
+
+    ``profile``: ``core`` (weight-free), ``lite`` (CPU models from PyPI packages) or ``full``
+    (GPU models). ``names``: limit the planner to these tools. ``backends``: tool name ->
+    backend name, overriding the profile's choice. ``device``: where models run (``cpu``,
+    ``cuda``, ``cuda:1``). ``timeout_s``: the longest any one tool call may take, seconds.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    profile: str = "core"
+    names: list[str] | None = Field(default=None, description="limit the planner to these tools")
+    backends: dict[str, str] = Field(default_factory=dict, description="tool name -> backend name overrides")
+    device: str = Field(default="cpu", description="where models run: cpu, cuda, cuda:N")
+    timeout_s: float = Field(default=120.0, gt=0)
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, device: str) -> str:
+        if not _DEVICE.match(device):
+            raise ValueError(f"unknown device {device!r}; use cpu, cuda, cuda:N or mps")
+        return device
+
+
+@dataclass(frozen=True)
+class ToolSet:
+    """The backends a run uses, one per capability.
+
+    ``dropped``: tool name -> why the profile does not offer it (a missing requirement), for
+    ``vidagent tools list``. ``device``: where this toolset's models run.
+    """
+
+    profile: str
+    backends: dict[str, "ToolBackend"]
+    dropped: dict[str, str] = field(default_factory=dict)
+    device: str = "cpu"
+
+    def specs(self) -> list[ToolSpec]:
+        return [b.spec() for _, b in sorted(self.backends.items())]
+
+    def get(self, name: str) -> "ToolBackend | None":
+        return self.backends.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self.backends)
+
+    def only(self, names: list[str]) -> "ToolSet":
+        """This toolset narrowed to ``names`` (ConfigError naming any it does not have)."""
+        missing = set(names) - set(self.backends)
+        if missing:
+            reasons = "; ".join(f"{n}: {self.dropped[n]}" for n in sorted(missing) if n in self.dropped)
+            raise ConfigError(
+                f"tools not in profile {self.profile!r}: {', '.join(sorted(missing))}" + (f" ({reasons})" if reasons else "")
+            )
+        return ToolSet(self.profile, {n: self.backends[n] for n in names}, self.dropped, self.device)
+
+
+def select_backends(
+    registered: dict[str, list["ToolBackend"]], profile: str, overrides: dict[str, str]
+) -> ToolSet:
+    """Pick one backend per capability for ``profile`` (highest priority first; ``overrides``
+    name a backend explicitly), then drop backends whose ``requires`` are not all offered,
+    repeating until nothing more drops."""
+    from tools.registry import PROFILES
+
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown tool profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    unknown = set(overrides) - set(registered)
+    if unknown:
+        raise ConfigError(f"backend overrides name unknown tools: {', '.join(sorted(unknown))}")
+    chosen: dict[str, ToolBackend] = {}
+    for name, backends in sorted(registered.items()):
+        if name in overrides:
+            match = [b for b in backends if b.backend == overrides[name]]
+            if not match:
+                have = ", ".join(b.backend for b in backends)
+                raise ConfigError(f"tool {name} has no backend {overrides[name]!r} (have: {have})")
+            chosen[name] = match[0]
+            continue
+        fitting = [b for b in backends if profile in b.profiles]
+        if fitting:
+            chosen[name] = max(fitting, key=lambda b: b.priority)
+    dropped: dict[str, str] = {}
+    changed = True
+    while changed:
+        changed = False
+        for name, b in sorted(chosen.items()):
+            missing = [r for r in b.requires if r not in chosen]
+            if missing:
+                dropped[name] = f"needs {', '.join(missing)}, which profile {profile!r} does not offer"
+                del chosen[name]
+                changed = True
+    return ToolSet(profile=profile, backends=chosen, dropped=dropped)
+
+
+def build_toolset(config: ToolsConfig | str, registry: "ToolRegistry | None" = None) -> ToolSet:
+    """The toolset ``config`` describes (a profile name stands for ``ToolsConfig(profile=...)``).
+
+    ``registry``: where backends come from; default: every installed ``vidagent.tools`` plugin,
+    vidagent's own included. Raises ConfigError for an unknown profile, tool or backend.
+    """
+    from tools.registry import default_registry
+
+    if isinstance(config, str):
+        config = ToolsConfig(profile=config)
+    registry = registry or default_registry()
+    toolset = registry.toolset(config.profile, config.backends)
+    toolset = ToolSet(toolset.profile, toolset.backends, toolset.dropped, config.device)
+    return toolset.only(config.names) if config.names is not None else toolset
