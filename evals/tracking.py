@@ -116,10 +116,10 @@ class PipelineTracker:
 
     def __init__(self, pipeline: Pipeline, timeout_s: float | None = None):
         from tools.cache import ResultCache
-        from tools.registry import default_registry
+        from tools.toolset import build_toolset
 
         config = pipeline.config
-        self.toolset = default_registry().toolset(config.tools.profile, config.tools.backends)
+        self.toolset = build_toolset(config.tools.model_copy(update={"names": None}))
         self.backend = self.toolset.get(TRACK_TOOL)
         if self.backend is None:
             raise ConfigError(f"{pipeline.path}: profile {config.tools.profile!r} has no {TRACK_TOOL} backend; "
@@ -146,10 +146,12 @@ class PipelineTracker:
             meta = reader.meta
             _check_frames(sequence, meta.n_frames, meta.width, meta.height)
             args = self.backend.args_model.model_validate({"phrases": list(phrases), "fps": meta.fps})
-            runner = ToolRunner(self.toolset, reader, cache=self.cache,
+            # max_frames=None: no frame budget (a planner's calls have one), so every frame is tracked
+            runner = ToolRunner(self.toolset, reader, cache=self.cache, max_frames=None,
                                 timeout_s=self.timeout_s if self.timeout_s is not None else math.inf)
             deadline = time.monotonic() + self.timeout_s if self.timeout_s is not None else math.inf
-            ctx = ToolContext(video=reader, runner=runner, deadline=deadline)
+            ctx = ToolContext(video=reader, runner=runner, models=runner.models, device=self.toolset.device,
+                              max_frames=None, deadline=deadline)
             try:
                 output = self.backend.fn(args, ctx)
             except ToolTimeout:

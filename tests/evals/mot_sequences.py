@@ -21,6 +21,11 @@ import numpy as np
 
 from evals.mot import MotRow, write_mot_file
 from tests.videos import make_video
+from tools.capabilities import TRACK_OBJECTS, Track, TrackObjectsArgs, TracksResult
+from tools.context import ToolContext
+from tools.detections import Detections
+from tools.registry import backend
+from tools.types import ToolOutput
 
 BLOB_BACKEND = "test-colour-blobs"
 BACKGROUND_RGB = (118, 118, 118)
@@ -136,12 +141,8 @@ def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def register_blob_tracker(registry) -> None:
     """Register the ``test-colour-blobs`` backend of ``track_objects`` in ``registry`` (no
     profile: a pipeline picks it with ``[tools] backends = {track_objects = "test-colour-blobs"}``)."""
-    from tools.capabilities import Track, TrackObjectsArgs, TracksResult
-    from tools.detections import Detections
-    from tools.registry import ToolBackend
-    from tools.types import ToolOutput
-
-    def colour_blobs(args: TrackObjectsArgs, ctx) -> ToolOutput:
+    @backend(TRACK_OBJECTS, name=BLOB_BACKEND, profiles=(), cacheable=False, registry=registry)
+    def colour_blobs(args: TrackObjectsArgs, ctx: ToolContext) -> ToolOutput[TracksResult]:
         label = args.phrases[0]
         frames = ctx.frames_at_fps(args.fps, span=args.span)
         parts, previous, next_id = [], (np.zeros((0, 4), np.float32), np.zeros(0, np.int64)), 1
@@ -173,9 +174,3 @@ def register_blob_tracker(registry) -> None:
                               sampled_frames=[f.index for f in frames], sampled_times_s=[f.time_s for f in frames])
         return ToolOutput(observation=f"{len(tracks)} tracks over {len(frames)} frames at {args.fps:g} fps",
                           data=result)
-
-    registry.register(ToolBackend(
-        name="track_objects", description="Follow saturated blobs over time (test backend).",
-        args_model=TrackObjectsArgs, fn=colour_blobs, backend=BLOB_BACKEND, profiles=frozenset(),
-        result_model=TracksResult, cacheable=False,
-    ))
