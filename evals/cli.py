@@ -186,7 +186,8 @@ def _run_tracking(suite_name, pipeline_path, out_dir, data_dir, limit, resume, t
     outcome = run_tracking_suite(suite, pipeline, options, argv=sys.argv[1:])
     for repair in outcome.repairs:
         click.echo(f"vidagent: resumed after an interruption: {repair}", err=True)
-    click.echo(f"{outcome.run_dir.path}: {outcome.n_written} sequences tracked now, {outcome.n_skipped} already done, "
+    verb = "scored" if tracks_dir is not None else "tracked"
+    click.echo(f"{outcome.run_dir.path}: {outcome.n_written} sequences {verb} now, {outcome.n_skipped} already done, "
                f"{outcome.n_selected} selected", err=True)
     if outcome.rows:
         click.echo(summary_text(load_run(outcome.run_dir.path)))

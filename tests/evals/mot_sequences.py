@@ -58,6 +58,17 @@ def flat(rgb: tuple[int, int, int], w: int, h: int) -> np.ndarray:
     return np.broadcast_to(np.array(rgb, dtype=np.uint8), (h, w, 3)).copy()
 
 
+def person(height: int) -> np.ndarray:
+    """A real photo of a person, ``height`` pixels tall: scikit-image's astronaut (Eileen
+    Collins, NASA, public domain) from head to waist."""
+    from PIL import Image
+    from skimage import data
+
+    crop = data.astronaut()[20:512, 60:440]
+    width = round(height * crop.shape[1] / crop.shape[0])
+    return np.asarray(Image.fromarray(crop).resize((width, height), Image.BILINEAR))
+
+
 def gt_rows(movers: list[Mover], n_frames: int) -> list[MotRow]:
     rows = []
     for i in range(n_frames):

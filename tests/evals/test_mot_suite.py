@@ -24,7 +24,7 @@ from evals.run_dir import RunDirError
 from evals.suites import get_suite
 from evals.suites.mot import MotSuite, SeqInfo, SequenceLayoutError, find_frames, read_seqinfo
 from evals.tracking_runner import TrackingOptions, read_rows, run_tracking_suite
-from tests.evals.mot_sequences import BLOB_BACKEND, Mover, flat, register_blob_tracker, render_sequence
+from tests.evals.mot_sequences import BLOB_BACKEND, Mover, flat, person, register_blob_tracker, render_sequence
 from tests.evals.test_mot import PUBLISHED, SEQUENCES, TRACKEVAL_RECORDED
 
 N_FRAMES = 300  # more than the 240 frames a planner's tracking call may look at
@@ -236,6 +236,10 @@ def test_cli_runs_the_suite_and_reports(rendered, blob_registry, blob_pipeline, 
     assert "2 sequences tracked now, 0 already done, 2 selected" in result.err
     assert main(["eval", "report", str(out)]) == 0 and (out / "report.md").is_file()
     assert capsys.readouterr().out.splitlines()[0] == "### Tracking"
+    assert main(["eval", "compare", str(out), str(out)]) == 2
+    assert "is a tracking run" in capsys.readouterr().err
+    assert main(["eval", "suites"]) == 0
+    assert any(line.startswith("mot ") for line in capsys.readouterr().out.splitlines())
     assert main(["eval", "run", "--suite", "mot", "--data", str(rendered), "--out", str(tmp_path / "x")]) == 2
     assert "pass --pipeline FILE" in capsys.readouterr().err
     assert main(["eval", "run", "--suite", "mot", "--data", str(tmp_path / "none"), "--pipeline", str(blob_pipeline),
@@ -245,6 +249,30 @@ def test_cli_runs_the_suite_and_reports(rendered, blob_registry, blob_pipeline, 
     assert main(["eval", "run", "--suite", "mot", "--data", str(rendered), "--pipeline", str(blob_pipeline),
                  "--out", str(tmp_path / "z"), "--workers", "2"]) == 2
     assert "--workers: not used by the tracking suite" in capsys.readouterr().err
+
+
+@pytest.mark.lite
+@pytest.mark.slow
+def test_lite_tracker_follows_two_people_over_every_frame(tmp_path):
+    """The lite profile (SSD-MobileNet COCO detections, ByteTrack) over 250 frames, more than a
+    planner's call may look at: every frame is tracked, each person keeps one id, and a track
+    starts on the person's first frame."""
+    n = 250
+    movers = [Mover(1, person(150), 0, n - 1, (10, 20), (440, 40)),
+              Mover(2, person(120), 30, n - 1, (500, 225), (200, 230))]
+    render_sequence(tmp_path / "mot", "ASTRO-01", movers, n_frames=n, fps=25, size=(640, 360))
+    pipeline = tmp_path / "lite.toml"
+    pipeline.write_text('name = "lite-tracker"\n[tools]\nprofile = "lite"\n[cache]\nenabled = false\n')
+    outcome = run_tracking_suite(get_suite("mot", annotations_dir=tmp_path / "mot"), Pipeline.load(pipeline),
+                                 TrackingOptions(out_dir=tmp_path / "run", progress=False))
+    [row] = outcome.rows
+    assert (row.status, row.backend, row.n_frames, row.frames_tracked) == ("scored", "bytetrack", n, n)
+    assert f"over {n} frames at 25 fps" in row.observation
+    s = row.evaluation.scores()
+    assert s.num_switches == 0 and s.mostly_tracked == 2 and s.mota > 0.9 and s.idf1 > 0.9, s
+    written = read_mot_file(tmp_path / "run" / row.tracks_file)
+    assert row.n_tracks == 2 and {r.track_id for r in written} == {1, 2}
+    assert min(r.frame for r in written if r.track_id == 2) == 31  # the second person's first frame
 
 
 # ---------------------------------------------------------------------------------------
