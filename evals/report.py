@@ -2,7 +2,8 @@
 
 ``write_report(load_run(path))`` writes ``report.md`` (tables; plots as PNG files under
 ``plots/``) and ``report.html`` (the same tables, plots embedded as base64 PNG, no external
-files). ``summary_text`` is what ``vidagent eval report`` and ``eval run`` print.
+files). ``summary_text`` is what ``vidagent eval report`` and ``eval run`` print. A tracking
+run (suite kind ``tracking``) gets its tables from ``evals.tracking_report``.
 
 Rates are fractions of all samples of the run; an unparsed, budget-exhausted or failed
 answer is wrong in ``accuracy`` and left out of ``accuracy (answered)`` (``evals.metrics``).
@@ -16,11 +17,15 @@ import io
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from evals.metrics import COST_FIELDS, AccuracySummary, PairedComparison, RunSummary, compare_runs, summarize
 from evals.provenance import Manifest
 from evals.run_dir import ResultRow, RunDir
 from evals.samples import SampleScore
+
+if TYPE_CHECKING:
+    from evals.tracking_report import TrackingRunData
 
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
@@ -63,9 +68,15 @@ class RunData:
         return f"{code} ({name})" if name else code
 
 
-def load_run(path: str | Path) -> RunData:
+def load_run(path: str | Path) -> "RunData | TrackingRunData":
+    """A run directory read back: ``RunData`` for a question-answering run, ``TrackingRunData``
+    (``evals.tracking_report``) for a tracking run."""
     run_dir = RunDir(path)
     manifest = Manifest.model_validate(run_dir.read_manifest())
+    if manifest.suite.kind == "tracking":
+        from evals.tracking_report import load_tracking_run
+
+        return load_tracking_run(run_dir.path, manifest)
     rows = run_dir.rows()
     if not rows:
         raise ValueError(f"{run_dir.path} has no results yet")
@@ -184,8 +195,16 @@ def detail_tables(run: RunData) -> list[Table]:
     return tables
 
 
-def summary_text(run: RunData) -> str:
-    return "\n".join(t.markdown() for t in summary_tables(run))
+def summary_text(run: "RunData | TrackingRunData") -> str:
+    return "\n".join(t.markdown() for t in _tables(run, detail=False))
+
+
+def _tables(run: "RunData | TrackingRunData", *, detail: bool) -> list[Table]:
+    if isinstance(run, RunData):
+        return summary_tables(run) + (detail_tables(run) if detail else [])
+    from evals import tracking_report
+
+    return tracking_report.summary_tables(run) + (tracking_report.detail_tables(run) if detail else [])
 
 
 # -- plots -----------------------------------------------------------------------------------
@@ -267,19 +286,22 @@ class ReportFiles:
     plots: tuple[Path, ...]
 
 
-def write_report(run: RunData) -> ReportFiles:
-    tables = summary_tables(run) + detail_tables(run)
-    images = plots(run)
+def write_report(run: "RunData | TrackingRunData") -> ReportFiles:
+    tables = _tables(run, detail=True)
+    images = plots(run) if isinstance(run, RunData) else {}
     plot_dir = run.path / PLOTS_DIR
-    plot_dir.mkdir(exist_ok=True)
+    if images:
+        plot_dir.mkdir(exist_ok=True)
     plot_paths = []
     for name, png in images.items():
         (plot_dir / name).write_bytes(png)
         plot_paths.append(plot_dir / name)
-    title = f"{run.manifest.suite.name} / {run.manifest.pipeline.name}: {run.path.name}"
+    tracker = run.manifest.pipeline.name if run.manifest.pipeline else "results files"
+    title = f"{run.manifest.suite.name} / {tracker}: {run.path.name}"
 
     md = [f"# {title}", ""] + [t.markdown() for t in tables]
-    md += ["### Plots", ""] + [f"![{name}]({PLOTS_DIR}/{name})" for name in images]
+    if images:
+        md += ["### Plots", ""] + [f"![{name}]({PLOTS_DIR}/{name})" for name in images]
     md_path = run.path / REPORT_MD
     md_path.write_text("\n".join(md) + "\n", encoding="utf-8")
 
@@ -292,7 +314,7 @@ def write_report(run: RunData) -> ReportFiles:
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>\n"
         f"<h1>{html.escape(title)}</h1>\n" + "".join(t.html() for t in tables)
-        + f"<h3>Plots</h3>\n{figures}</body></html>\n"
+        + (f"<h3>Plots</h3>\n{figures}" if images else "") + "</body></html>\n"
     )
     html_path = run.path / REPORT_HTML
     html_path.write_text(page, encoding="utf-8")
@@ -310,6 +332,10 @@ _CSS = (
 
 
 def compare(a: RunData, b: RunData, *, n_resamples: int = 10_000, seed: int = 0) -> PairedComparison:
+    for run in (a, b):
+        if not isinstance(run, RunData):
+            raise ValueError(f"{run.path} is a tracking run; the paired comparison pairs answers to questions "
+                             "(compare tracking runs by their reports)")
     return compare_runs(a.scores, b.scores, n_resamples=n_resamples, seed=seed)
 
 

@@ -1,6 +1,6 @@
 """How each OpenAI-compatible server takes a structured-output constraint, and the schemas sent.
 
-Measured on vLLM 0.32 (CPU) and llama-cpp-python's server (see shared/SERVING.md):
+Measured on vLLM 0.32 (CPU) and llama-cpp-python's server:
 
 ============  =====================================================  ===========================
 dialect       json mode (``response_format``)                         tools mode

@@ -114,8 +114,9 @@ class SmokeSuite(Suite):
     annotations_subdir: ClassVar[str] = "smoke"
     qtype_names = SMOKE_QTYPES
 
-    def __init__(self, annotations_dir: Path | str | None = None):
-        super().__init__(annotations_dir if annotations_dir is not None else SMOKE_DATA_DIR)
+    @classmethod
+    def default_data_dir(cls, root: Path) -> Path:
+        return SMOKE_DATA_DIR  # shipped with vidagent, wherever the data root is
 
     # -- the annotation file ----------------------------------------------------------
 
