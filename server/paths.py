@@ -27,7 +27,7 @@ def confined(requested: str, roots: tuple[Path, ...]) -> Path:
         raise PathNotAllowed("no video roots are configured: start the server with --video-root DIR")
     if "\x00" in requested or not requested.strip():
         raise PathNotAllowed("the path is empty or holds a NUL byte")
-    parts = PurePosixPath(requested.replace(os.sep, "/")).parts
+    parts = PurePosixPath(requested.replace("\\", "/")).parts  # a Windows-style '..' is refused too
     if ".." in parts:
         raise PathNotAllowed("the path may not contain '..'")
     candidate = Path(requested) if Path(requested).is_absolute() else roots[0] / requested
