@@ -127,7 +127,9 @@ class Info(BaseModel):
     auth: bool
 
 
-ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": Problem} for code in (400, 401, 403, 404, 413, 415, 429)}
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for error answers (each ``{"detail": "<one line>"}``)."""
+    return {code: {"model": Problem} for code in codes}
 
 
 def create_app(settings: ServerSettings, store: Store, runs: RunManager) -> FastAPI:
@@ -145,7 +147,7 @@ def create_app(settings: ServerSettings, store: Store, runs: RunManager) -> Fast
 
     # docs_url/redoc_url off: FastAPI's pages load their scripts from a CDN.
     app = FastAPI(title="vidagent", version=_version(), lifespan=lifespan, docs_url=None, redoc_url=None,
-                  openapi_url="/api/openapi.json", responses=ERRORS)
+                  openapi_url="/api/openapi.json", responses=errors(400, 401, 403, 422))
     _install_guards(app, settings)
     _install_error_handlers(app)
 
@@ -180,7 +182,7 @@ def create_app(settings: ServerSettings, store: Store, runs: RunManager) -> Fast
     def list_videos(limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[VideoOut]:
         return [VideoOut.of(v) for v in store.videos(limit)]
 
-    @app.post("/api/videos/upload", status_code=201, tags=["videos"], openapi_extra={"requestBody": {
+    @app.post("/api/videos/upload", status_code=201, tags=["videos"], responses=errors(413, 415), openapi_extra={"requestBody": {
         "required": True,
         "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in ("application/octet-stream", "video/mp4")},
     }})
@@ -215,7 +217,7 @@ def create_app(settings: ServerSettings, store: Store, runs: RunManager) -> Fast
         finally:
             tmp.unlink(missing_ok=True)
 
-    @app.post("/api/videos/path", status_code=201, tags=["videos"])
+    @app.post("/api/videos/path", status_code=201, tags=["videos"], responses=errors(404, 415))
     def register_path(body: RegisterPath) -> VideoOut:
         """Register a video file under one of the allowed roots (403 outside them, ``..`` or a
         symlink leading out included)."""
@@ -223,12 +225,12 @@ def create_app(settings: ServerSettings, store: Store, runs: RunManager) -> Fast
         meta = _probe(real)
         return VideoOut.of(store.add_video(real.name, "path", real, meta))
 
-    @app.get("/api/videos/{video_id}", tags=["videos"])
+    @app.get("/api/videos/{video_id}", tags=["videos"], responses=errors(404))
     def get_video(video_id: VideoId) -> VideoOut:
         return VideoOut.of(video_or_404(video_id))
 
     @app.get("/api/videos/{video_id}/file", tags=["videos"], response_class=FileResponse,
-             responses={200: {"content": {"video/*": {}}}})
+             responses={200: {"content": {"video/*": {}}}, **errors(404)})
     def video_file(video_id: VideoId) -> FileResponse:
         """The video itself (byte ranges supported, for seeking in a player)."""
         video = video_or_404(video_id)
@@ -238,7 +240,7 @@ def create_app(settings: ServerSettings, store: Store, runs: RunManager) -> Fast
                             content_disposition_type="inline")
 
     @app.get("/api/videos/{video_id}/frames/{frame_index}", tags=["videos"], response_class=Response,
-             responses={200: {"content": {"image/jpeg": {}}}})
+             responses={200: {"content": {"image/jpeg": {}}}, **errors(404, 415)})
     def video_frame(video_id: VideoId, frame_index: FrameIndex, max_side: MaxSide = None) -> Response:
         """Frame ``frame_index`` as JPEG."""
         video = video_or_404(video_id)
@@ -246,7 +248,7 @@ def create_app(settings: ServerSettings, store: Store, runs: RunManager) -> Fast
 
     # -- runs -------------------------------------------------------------------------------
 
-    @app.post("/api/runs", status_code=202, tags=["runs"], responses={429: {"model": Problem}})
+    @app.post("/api/runs", status_code=202, tags=["runs"], responses=errors(404, 429))
     def ask(body: AskIn) -> RunRecord:
         """Ask a question about a registered video; answers at once with the run's id. Follow it
         with ``/api/runs/{id}/events``; 429 while the server's run slots are all busy."""
@@ -257,19 +259,19 @@ def create_app(settings: ServerSettings, store: Store, runs: RunManager) -> Fast
     def list_runs(limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[RunSummary]:
         return [RunSummary.of(r) for r in store.runs(limit)]
 
-    @app.get("/api/runs/{run_id}", tags=["runs"])
+    @app.get("/api/runs/{run_id}", tags=["runs"], responses=errors(404))
     def get_run(run_id: RunId) -> RunRecord:
         """The run; once finished, ``answer`` holds the answer, its evidence and the trace."""
         return run_or_404(run_id)
 
-    @app.get("/api/runs/{run_id}/steps", tags=["runs"])
+    @app.get("/api/runs/{run_id}/steps", tags=["runs"], responses=errors(404))
     def run_steps(run_id: RunId, after: Annotated[int, Query(ge=0, le=10**9)] = 0) -> list[RunEvent]:
         """The run's events recorded so far (those after sequence number ``after``)."""
         run_or_404(run_id)
         return store.events(run_id, after)
 
     @app.get("/api/runs/{run_id}/events", tags=["runs"], response_class=StreamingResponse,
-             responses={200: {"content": {"text/event-stream": {}}}})
+             responses={200: {"content": {"text/event-stream": {}}}, **errors(404)})
     async def run_events(request: Request, run_id: RunId,
                          after: Annotated[int, Query(ge=0, le=10**9)] = 0) -> StreamingResponse:
         """Server-sent events: one per step as it happens (``event:`` the type, ``id:`` the
@@ -281,7 +283,7 @@ def create_app(settings: ServerSettings, store: Store, runs: RunManager) -> Fast
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
     @app.get("/api/runs/{run_id}/frames/{frame_index}", tags=["runs"], response_class=Response,
-             responses={200: {"content": {"image/jpeg": {}}}})
+             responses={200: {"content": {"image/jpeg": {}}}, **errors(404, 415)})
     def run_frame(run_id: RunId, frame_index: FrameIndex, max_side: MaxSide = None) -> Response:
         """Frame ``frame_index`` as JPEG with the boxes of the run's evidence at that frame."""
         run = run_or_404(run_id)
@@ -297,11 +299,11 @@ def create_app(settings: ServerSettings, store: Store, runs: RunManager) -> Fast
     def list_evals() -> list[eval_runs.EvalRunSummary]:
         return eval_runs.list_runs(settings.eval_roots)
 
-    @app.get("/api/evals/{name}", tags=["evals"])
+    @app.get("/api/evals/{name}", tags=["evals"], responses=errors(404, 409))
     def get_eval(name: Annotated[str, PathParam(pattern=EVAL_NAME_PATTERN)]) -> eval_runs.EvalRunSummary:
         return _eval_call(eval_runs.summary, name, settings.eval_roots)
 
-    @app.get("/api/evals/{name}/report", tags=["evals"], response_class=HTMLResponse)
+    @app.get("/api/evals/{name}/report", tags=["evals"], response_class=HTMLResponse, responses=errors(404, 409, 503))
     def eval_report(name: Annotated[str, PathParam(pattern=EVAL_NAME_PATTERN)]) -> HTMLResponse:
         """The run's self-contained HTML report (tables and plots)."""
         page = _eval_call(eval_runs.report_html, name, settings.eval_roots)

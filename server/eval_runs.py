@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from server.paths import child_dir
+from server.paths import PathNotFound, child_dir
 from tools.errors import InputError
 
 MAX_LISTED = 100
@@ -52,11 +52,21 @@ def list_runs(roots: tuple[Path, ...]) -> list[EvalRunSummary]:
     return out
 
 
+def run_path(name: str, roots: tuple[Path, ...]) -> Path:
+    """The directory of evaluation run ``name`` (PathNotFound unless it holds a started run)."""
+    from evals.run_dir import RunDir
+
+    path = child_dir(name, roots)
+    if not RunDir(path).is_started():
+        raise PathNotFound(f"no evaluation run named {name}")
+    return path
+
+
 def summary(name: str, roots: tuple[Path, ...]) -> EvalRunSummary:
     """The summary of run ``name`` (ValueError when it has no results yet)."""
     from evals.report import load_run
 
-    run = load_run(child_dir(name, roots))
+    run = load_run(run_path(name, roots))
     overall = run.summary.overall
     return EvalRunSummary(
         name=name, suite=run.manifest.suite.name, pipeline=run.manifest.pipeline.name,
@@ -71,7 +81,7 @@ def report_html(name: str, roots: tuple[Path, ...]) -> str:
     from evals.report import REPORT_HTML, load_run, write_report
     from evals.run_dir import RunDir
 
-    path = child_dir(name, roots)
+    path = run_path(name, roots)
     html = path / REPORT_HTML
     results = RunDir(path).results_path
     if not html.is_file() or (results.is_file() and results.stat().st_mtime > html.stat().st_mtime):
