@@ -24,24 +24,25 @@ class Box:
 def draw_jpeg(image, boxes: list[Box], *, max_side: int | None = None, quality: int = 85) -> bytes:
     """``image`` ((height, width, 3) uint8 RGB) with ``boxes`` outlined, as JPEG bytes.
 
-    The line is about 0.6% of the longer side (at least 2 px) thick; a label sits on a filled
-    strip above its box (below it at the top edge). ``max_side`` shrinks the result (pixels).
+    The line is about 0.6% of the longer side (at least 2 px) thick; a label (text about 2.5%
+    of the longer side high) sits on a filled strip above its box (below it at the top edge). ``max_side`` shrinks the result (pixels).
     """
-    from PIL import Image, ImageDraw
+    from PIL import Image, ImageDraw, ImageFont
 
     picture = Image.fromarray(image).copy()
     draw = ImageDraw.Draw(picture)
     width = max(2, round(0.006 * max(picture.size)))
+    font = ImageFont.load_default(size=max(10, round(0.025 * max(picture.size))))
     for box in boxes:
         x1, y1, x2, y2 = (round(v) for v in box.xyxy)
         draw.rectangle((x1 - width, y1 - width, x2 + width, y2 + width), outline=BOX_RGB, width=width)
         if box.label:
             text = box.label[:40]
-            left, top, right, bottom = draw.textbbox((0, 0), text)
+            left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
             h = bottom - top + 4
             ty = y1 - width - h if y1 - width - h >= 0 else y2 + width
             draw.rectangle((x1 - width, ty, x1 - width + right - left + 6, ty + h), fill=BOX_RGB)
-            draw.text((x1 - width + 3, ty + 2 - top), text, fill=LABEL_RGB)
+            draw.text((x1 - width + 3, ty + 2 - top), text, fill=LABEL_RGB, font=font)
     if max_side and max(picture.size) > max_side:
         picture.thumbnail((max_side, max_side))
     buf = io.BytesIO()

@@ -200,7 +200,7 @@ async function loadRuns() {
       if (r.state === "queued" || r.state === "running") follow(r.id); else showRun(r.id);
     },
   }, el("span", { className: "q", textContent: r.question }),
-     el("span", { className: "a", textContent: r.answer ?? r.status ?? r.state })));
+     el("span", { className: "a", textContent: r.answer ?? r.status ?? r.state }))));
 }
 
 async function loadEvals() {
