@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from server.settings import ServerSettings
 from tests.server.conftest import REPO, read_events, start_server
 from tests.videos import truncate, write_image, write_text_file
+from tools.errors import ConfigError
 
 pytestmark = pytest.mark.slow
 
@@ -257,16 +261,25 @@ def _serve_cli(tmp_path, *args: str, prelude: str = "") -> subprocess.CompletedP
                            str(tmp_path / "none.json"), *args], capture_output=True, text=True, timeout=60, env=env)
 
 
-@pytest.mark.parametrize(("args", "says"), [
-    (("--host", "0.0.0.0"), "binding to 0.0.0.0 (not loopback) needs a token"),
-    (("--host", "192.0.2.1"), "needs a token"),
-    (("--host", "0.0.0.0", "--token", "short"), "at least 16 characters"),
-    (("--video-root", "/no/such/dir"), "/no/such/dir is not a directory"),
+@pytest.mark.parametrize(("values", "says"), [
+    ({"host": "0.0.0.0"}, "binding to 0.0.0.0 (not loopback) needs a token"),
+    ({"host": "192.0.2.1"}, "needs a token"),
+    ({"host": "::"}, "needs a token"),
+    ({"host": "0.0.0.0", "token": "short"}, "at least 16 characters"),
+    ({"video_roots": (Path("/no/such/dir"),)}, "/no/such/dir is not a directory"),
 ])
-def test_unsafe_or_bad_settings_stop_before_listening(tmp_path, args, says):
-    done = _serve_cli(tmp_path, *args)
+def test_unsafe_or_bad_settings_are_refused(tmp_path, values, says):
+    with pytest.raises(ConfigError, match=re.escape(says)):
+        ServerSettings.build(data_dir=tmp_path, **values)
+    assert ServerSettings.build(data_dir=tmp_path, host="::1").host == "::1"  # loopback needs none
+    assert ServerSettings.build(data_dir=tmp_path, host="0.0.0.0", token="x" * 16).token
+
+
+def test_non_loopback_without_a_token_stops_before_listening(tmp_path):
+    done = _serve_cli(tmp_path, "--host", "0.0.0.0")
     assert done.returncode == 2, done.stderr
-    assert done.stderr.count("\n") == 1 and says in done.stderr and "Traceback" not in done.stderr
+    assert done.stderr == "vidagent: binding to 0.0.0.0 (not loopback) needs a token: pass --token or set " \
+                          "VIDAGENT_SERVE_TOKEN\n"
 
 
 def test_missing_extra_is_one_line_naming_it(tmp_path):
