@@ -52,6 +52,9 @@ class AgentState(TypedDict, total=False):
 
 
 ProgressFn = Callable[[str], None]
+#: Called with a trace step when the planner has replied (``"planned"``) and when its tool
+#: calls have run (``"acted"``); the step is the live trace object, so read, don't keep.
+StepFn = Callable[[TraceStep, Literal["planned", "acted"]], None]
 
 
 @dataclass
@@ -69,6 +72,7 @@ class RunContext:
     trace: Trace
     images: Callable[[int, tuple[HistoryStep, ...]], tuple[ImagePart, ...]] = lambda turn, history: ()
     progress: ProgressFn = lambda message: None
+    on_step: StepFn = lambda step, phase: None
     results: dict[str, ToolResult] = field(default_factory=dict)
 
 
@@ -84,6 +88,12 @@ def _exhausted_budget(state: AgentState, ctx: RunContext) -> str | None:
 
 def plan(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     ctx = runtime.context
+    update = _plan(state, ctx)
+    ctx.on_step(ctx.trace.steps[-1], "planned")
+    return update
+
+
+def _plan(state: AgentState, ctx: RunContext) -> dict[str, Any]:
     update: dict[str, Any] = {}
     forced = state.get("forced", False)
     retrying = state.get("feedback") is not None
@@ -150,6 +160,7 @@ def act(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     for result in results:
         ctx.results[result.call_id] = result
         step.tool_calls.append(_record(result))
+    ctx.on_step(step, "acted")
     observations = tuple(Observation.of(r) for r in results)
     return {
         "history": [HistoryStep(action=action, observations=observations)],

@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 from typing import Sequence
 
-from agent.graph import Budgets, ProgressFn, RunContext, build_graph
+from agent.graph import Budgets, ProgressFn, RunContext, StepFn, build_graph
 from agent.types import Answer, Trace
 from planners.base import FinalAnswer, HistoryStep, ImagePart, Planner
 from tools.cache import ResultCache
@@ -27,7 +27,9 @@ class VideoAgent:
 
     ``tools``: a ToolSet, a ToolsConfig, or a profile name (``core``, ``lite``, ``full``),
     optionally limited to ``tool_names``. ``cache``: a ResultCache, ``"default"`` (the user cache directory or
-    ``$VIDAGENT_CACHE_DIR``) or None to compute everything afresh.
+    ``$VIDAGENT_CACHE_DIR``) or None to compute everything afresh. ``progress`` gets short
+    status lines; ``on_step`` gets each trace step when the planner has replied and again when
+    its tool calls have run (how ``vidagent serve`` streams a run).
 
     >>> from planners.scripted import ScriptedPlanner                        # doctest: +SKIP
     >>> agent = VideoAgent(planner=ScriptedPlanner([...]), tools="core")      # doctest: +SKIP
@@ -44,6 +46,7 @@ class VideoAgent:
         budgets: Budgets | None = None,
         tool_timeout_s: float = 120.0,
         progress: ProgressFn | None = None,
+        on_step: StepFn | None = None,
     ):
         self.planner = planner
         toolset = tools if isinstance(tools, ToolSet) else build_toolset(tools)
@@ -52,6 +55,7 @@ class VideoAgent:
         self.budgets = budgets or Budgets()
         self.tool_timeout_s = tool_timeout_s
         self.progress = progress or (lambda message: None)
+        self.on_step = on_step or (lambda step, phase: None)
         self._graph = build_graph()
 
     def ask(self, video: str | Path | VideoReader, question: str, options: Sequence[str] | None = None) -> Answer:
@@ -97,6 +101,7 @@ class VideoAgent:
             trace=trace,
             images=_image_source(self.planner, reader),
             progress=self.progress,
+            on_step=self.on_step,
         )
         limit = 4 * (self.budgets.max_steps + 2) + 8
         try:
