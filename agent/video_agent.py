@@ -7,9 +7,10 @@ import io
 import time
 import uuid
 from pathlib import Path
-from typing import Sequence
+from typing import Literal, Sequence
 
 from agent.graph import Budgets, ProgressFn, RunContext, build_graph
+from agent.option_scores import OptionScorer, default_option_scorer
 from agent.types import Answer, Trace
 from planners.base import FinalAnswer, HistoryStep, ImagePart, Planner
 from tools.cache import ResultCache
@@ -27,7 +28,9 @@ class VideoAgent:
 
     ``tools``: a ToolSet, or a profile name (``core``, ``lite``, ``full``), optionally limited
     to ``tool_names``. ``cache``: a ResultCache, ``"default"`` (the user cache directory or
-    ``$VIDAGENT_CACHE_DIR``) or None to compute everything afresh.
+    ``$VIDAGENT_CACHE_DIR``) or None to compute everything afresh. ``option_scorer``: what
+    scores the options of a multiple-choice question against the tool results, as a hint for
+    the planner (``agent.option_scores``); ``"auto"`` picks by profile (none for ``core``).
 
     >>> from planners.scripted import ScriptedPlanner                        # doctest: +SKIP
     >>> agent = VideoAgent(planner=ScriptedPlanner([...]), tools="core")      # doctest: +SKIP
@@ -44,6 +47,7 @@ class VideoAgent:
         budgets: Budgets | None = None,
         tool_timeout_s: float = 120.0,
         progress: ProgressFn | None = None,
+        option_scorer: OptionScorer | Literal["auto"] | None = "auto",
     ):
         self.planner = planner
         toolset = default_registry().toolset(tools) if isinstance(tools, str) else tools
@@ -57,6 +61,7 @@ class VideoAgent:
         self.budgets = budgets or Budgets()
         self.tool_timeout_s = tool_timeout_s
         self.progress = progress or (lambda message: None)
+        self.option_scorer = default_option_scorer(toolset.profile) if option_scorer == "auto" else option_scorer
         self._graph = build_graph()
 
     def ask(self, video: str | Path | VideoReader, question: str, options: Sequence[str] | None = None) -> Answer:
@@ -102,6 +107,7 @@ class VideoAgent:
             trace=trace,
             images=_image_source(self.planner, reader),
             progress=self.progress,
+            option_scorer=self.option_scorer,
         )
         limit = 4 * (self.budgets.max_steps + 2) + 8
         try:

@@ -81,7 +81,7 @@ def test_two_rejected_replies_end_unparsed_without_a_guess(bikes_mp4, cache):
 
 
 def test_choice_out_of_range_is_rejected(bikes_mp4, cache):
-    script = ['{"action": "answer", "answer": "x", "choice": 5}', '{"action": "answer", "answer": "x", "choice": 1}']
+    script = ['{"action": "answer", "answer": "x", "choice": 5}', '{"action": "answer", "answer": "b", "choice": 1}']
     answer = VideoAgent(planner=ScriptedPlanner(script), cache=cache).ask(bikes_mp4, "q", options=["a", "b"])
     assert answer.status == "answered" and answer.choice == 1
     assert "out of range" in answer.trace.steps[0].error
