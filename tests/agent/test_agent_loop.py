@@ -58,6 +58,49 @@ def test_multiple_choice_names_the_option(bikes_mp4, cache):
     assert answer.evidence[0].frame_index == 75 and answer.evidence[0].note == "second cut"
 
 
+def test_an_answer_whose_text_contradicts_its_choice_goes_back_once(bikes_mp4, cache):
+    script = shots_then_answer("six", choice=0) + [{"action": "answer", "answer": "six"}]
+    planner = ScriptedPlanner(script)
+    answer = VideoAgent(planner=planner, cache=cache).ask(bikes_mp4, "How many shots?", options=["four", "five", "six"])
+    assert answer.status == "answered" and answer.choice == 2 and answer.text == "six"
+    assert "'answer' is option 2 ('six') but 'choice' is 0" in planner.requests[2].feedback
+
+
+def test_when_nothing_tells_the_options_apart_the_answer_says_so(bikes_mp4, cache):
+    unclear = [{"option": o, "fits": "unclear"} for o in ("four", "five", "six")]
+    script = shots_then_answer("five", option_checks=unclear, confidence=0.9)
+    answer = VideoAgent(planner=ScriptedPlanner(script), cache=cache).ask(
+        bikes_mp4, "How many shots?", options=["four", "five", "six"]
+    )
+    assert answer.status == "answered" and answer.choice == 1
+    assert answer.confidence == pytest.approx(1 / 3)  # a guess among three, whatever the planner claimed
+
+
+def test_option_scores_are_shown_to_the_planner_as_a_hint(bikes_mp4, cache):
+    """With the lite tier's MiniLM, after detect_shots reports "6 shots ...", the option about
+    shots scores highest; the planner still chooses (here, another option)."""
+    from agent.option_scores import EmbeddingOptionScorer
+
+    options = ["6 shots", "a dog barking", "a red kite in the sky"]
+    planner = ScriptedPlanner(shots_then_answer("a dog barking"))
+    agent = VideoAgent(planner=planner, cache=cache, option_scorer=EmbeddingOptionScorer())
+    answer = agent.ask(bikes_mp4, "What does the video consist of?", options=options)
+    first, second = planner.requests
+    assert first.option_scores is None  # no tool results yet
+    scores = second.option_scores
+    assert len(scores) == 3 and all(0 <= x <= 1 for x in scores)
+    assert max(range(3), key=scores.__getitem__) == 0
+    assert answer.choice == 1  # the hint never chooses
+    assert answer.trace.steps[1].option_scores == list(scores)
+
+
+def test_option_scores_are_off_for_the_weight_free_profile():
+    from agent.option_scores import EmbeddingOptionScorer, default_option_scorer
+
+    assert VideoAgent(planner=ScriptedPlanner([]), tools="core").option_scorer is None
+    assert isinstance(default_option_scorer("lite"), EmbeddingOptionScorer)
+
+
 def test_one_rejected_reply_goes_back_with_the_error(bikes_mp4, cache):
     seen: list[PlannerInput] = []
     replies = iter(['{"action": "answer"', '{"action": "answer", "answer": "fine"}'])
