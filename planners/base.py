@@ -201,7 +201,7 @@ def settle_choice(answer: FinalAnswer, options: Sequence[str]) -> tuple[FinalAns
     update: dict[str, Any] = {"choice": named}
     if answer.option_checks:
         checks = answer.option_checks
-        if len(checks) != n or any(_option_key(c.option) != _option_key(o) for c, o in zip(checks, options)):
+        if len(checks) != n or any(option_named(c.option, options) != i for i, c in enumerate(checks)):
             return None, f"'option_checks' must list every option once, in order: {_quoted(options)}"
         open_ = open_options(checks)
         if named not in open_:

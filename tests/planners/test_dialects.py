@@ -127,7 +127,10 @@ def test_options_that_read_the_same_are_answered_by_number_and_text():
     request = sample_request(options=("Red", "red!", "blue"))
     schema = answer_schema(request)
     assert schema["properties"]["answer"]["enum"] == ["0. Red", "1. red!", "2. blue"]
-    action, error = parse_action({"action": "answer", "answer": "1. red!"}, request)
+    checks = [{"option": v, "fits": f} for v, f in zip(schema["properties"]["answer"]["enum"], ("no", "yes", "no"))]
+    reply = {**ANSWER, "option_checks": checks, "answer": "1. red!"}
+    assert accepts(schema, reply)
+    action, error = parse_action(reply, request)
     assert error is None and action.choice == 1
 
 
