@@ -97,8 +97,8 @@ class PlannerInput(_Frozen):
     images: tuple[ImagePart, ...] = ()
     option_scores: tuple[float, ...] | None = Field(
         default=None,
-        description="multiple choice: how closely each option matches the tool results so far (text similarity, "
-        "0-1), a hint shown to the planner, never used to choose",
+        description="multiple choice: how closely each option matches what the tools found so far (text "
+        "similarity to their evidence notes, 0-1), a hint shown to the planner, never used to choose",
     )
 
 

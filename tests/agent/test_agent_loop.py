@@ -77,21 +77,32 @@ def test_when_nothing_tells_the_options_apart_the_answer_says_so(bikes_mp4, cach
 
 
 def test_option_scores_are_shown_to_the_planner_as_a_hint(bikes_mp4, cache):
-    """With the lite tier's MiniLM, after detect_shots reports "6 shots ...", the option about
-    shots scores highest; the planner still chooses (here, another option)."""
+    """With the lite tier's MiniLM: after dominant_color reports the colour of a frame, the
+    option naming that colour scores highest; the planner still chooses (here, another option)."""
     from agent.option_scores import EmbeddingOptionScorer
 
-    options = ["6 shots", "a dog barking", "a red kite in the sky"]
-    planner = ScriptedPlanner(shots_then_answer("a dog barking"))
-    agent = VideoAgent(planner=planner, cache=cache, option_scorer=EmbeddingOptionScorer())
-    answer = agent.ask(bikes_mp4, "What does the video consist of?", options=options)
-    first, second = planner.requests
-    assert first.option_scores is None  # no tool results yet
-    scores = second.option_scores
+    def planner_fn(request: PlannerInput):
+        if not request.history:
+            return {"action": "call_tools", "calls": [{"name": "dominant_color", "args": {"time_s": 8.5}}]}
+        return {"action": "answer", "answer": request.options[2]}
+
+    first = VideoAgent(planner=FunctionPlanner(planner_fn), cache=cache, option_scorer=None).ask(
+        bikes_mp4, "Which colour?", options=["a", "b", "c"]
+    )
+    colour = first.trace.steps[0].tool_calls[0].observation.split(": ")[1].split(" (")[0]
+    options = ["a dog barking", f"mostly {colour}", "the number seven"]
+    planner = FunctionPlanner(planner_fn)
+    answer = VideoAgent(planner=planner, cache=cache, option_scorer=EmbeddingOptionScorer()).ask(
+        bikes_mp4, "What colour dominates the frame at 8.5 s?", options=options
+    )
+    request_1, request_2 = planner.requests
+    assert request_1.option_scores is None  # no tool results yet
+    scores = request_2.option_scores
     assert len(scores) == 3 and all(0 <= x <= 1 for x in scores)
-    assert max(range(3), key=scores.__getitem__) == 0
-    assert answer.choice == 1  # the hint never chooses
+    assert max(range(3), key=scores.__getitem__) == 1
+    assert answer.choice == 2  # the hint never chooses
     assert answer.trace.steps[1].option_scores == list(scores)
+    assert first.trace.steps[1].option_scores is None  # no scorer, no hint
 
 
 def test_option_scores_are_off_for_the_weight_free_profile():
