@@ -16,6 +16,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.option_scores import OptionScorer
 from agent.types import ToolCallRecord, Trace, TraceStep
 from planners.base import CallTools, FinalAnswer, HistoryStep, ImagePart, Planner, PlannerError, PlannerInput
 from tools.runner import ToolRunner
@@ -73,6 +74,7 @@ class RunContext:
     images: Callable[[int, tuple[HistoryStep, ...]], tuple[ImagePart, ...]] = lambda turn, history: ()
     progress: ProgressFn = lambda message: None
     on_step: StepFn = lambda step, phase: None
+    option_scorer: OptionScorer | None = None
     results: dict[str, ToolResult] = field(default_factory=dict)
 
 
@@ -105,6 +107,7 @@ def _plan(state: AgentState, ctx: RunContext) -> dict[str, Any]:
             update["forced"] = True
     kind = "forced_answer" if forced else ("retry" if retrying else "plan")
     history = tuple(state.get("history", ()))
+    scores = ctx.option_scorer(ctx.options, history) if ctx.options and history and ctx.option_scorer else None
     request = PlannerInput(
         question=ctx.question,
         options=ctx.options,
@@ -115,9 +118,10 @@ def _plan(state: AgentState, ctx: RunContext) -> dict[str, Any]:
         must_answer=forced,
         must_call_tools=len(history) < ctx.budgets.min_tool_steps and bool(ctx.tool_specs),
         images=ctx.images(state.get("turns", 0), history),
+        option_scores=scores,
     )
     ctx.progress(f"planning (step {len(ctx.trace.steps) + 1})")
-    step = TraceStep(index=len(ctx.trace.steps), kind=kind, action="invalid")
+    step = TraceStep(index=len(ctx.trace.steps), kind=kind, action="invalid", option_scores=list(scores) if scores else None)
     ctx.trace.steps.append(step)
     try:
         reply = ctx.planner.plan(request)

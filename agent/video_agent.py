@@ -7,9 +7,10 @@ import io
 import time
 import uuid
 from pathlib import Path
-from typing import Sequence
+from typing import Literal, Sequence
 
 from agent.graph import Budgets, ProgressFn, RunContext, StepFn, build_graph
+from agent.option_scores import OptionScorer, default_option_scorer
 from agent.types import Answer, Trace
 from planners.base import FinalAnswer, HistoryStep, ImagePart, Planner
 from tools.cache import ResultCache
@@ -29,7 +30,9 @@ class VideoAgent:
     optionally limited to ``tool_names``. ``cache``: a ResultCache, ``"default"`` (the user cache directory or
     ``$VIDAGENT_CACHE_DIR``) or None to compute everything afresh. ``progress`` gets short
     status lines; ``on_step`` gets each trace step when the planner has replied and again when
-    its tool calls have run (how ``vidagent serve`` streams a run).
+    its tool calls have run (how ``vidagent serve`` streams a run). ``option_scorer``: what
+    scores the options of a multiple-choice question against the tool results, as a hint for
+    the planner (``agent.option_scores``); ``"auto"`` picks by profile (none for ``core``).
 
     >>> from planners.scripted import ScriptedPlanner                        # doctest: +SKIP
     >>> agent = VideoAgent(planner=ScriptedPlanner([...]), tools="core")      # doctest: +SKIP
@@ -47,6 +50,7 @@ class VideoAgent:
         tool_timeout_s: float = 120.0,
         progress: ProgressFn | None = None,
         on_step: StepFn | None = None,
+        option_scorer: OptionScorer | Literal["auto"] | None = "auto",
     ):
         self.planner = planner
         toolset = tools if isinstance(tools, ToolSet) else build_toolset(tools)
@@ -56,6 +60,7 @@ class VideoAgent:
         self.tool_timeout_s = tool_timeout_s
         self.progress = progress or (lambda message: None)
         self.on_step = on_step or (lambda step, phase: None)
+        self.option_scorer = default_option_scorer(toolset.profile) if option_scorer == "auto" else option_scorer
         self._graph = build_graph()
 
     def ask(self, video: str | Path | VideoReader, question: str, options: Sequence[str] | None = None) -> Answer:
@@ -102,6 +107,7 @@ class VideoAgent:
             images=_image_source(self.planner, reader),
             progress=self.progress,
             on_step=self.on_step,
+            option_scorer=self.option_scorer,
         )
         limit = 4 * (self.budgets.max_steps + 2) + 8
         try:

@@ -137,8 +137,12 @@ def step_event(step: TraceStep, phase: str) -> tuple[str, dict[str, Any]]:
 
 def answer_json(answer: Answer, video: VideoRecord) -> dict[str, Any]:
     """The CLI's ``--json`` object, every evidence item with the index of its frame."""
+    from tools.video import VideoReader
+
     out = answer.to_json_dict()
-    for e in out["evidence"]:
-        if e["frame_index"] is None:
-            e["frame_index"] = video.meta.frame_at(e["time_s"])
+    missing = [e for e in out["evidence"] if e["frame_index"] is None]
+    if missing:  # the agent fills them; this keeps the promise for any other answer
+        with VideoReader.open(video.path) as reader:
+            for e in missing:
+                e["frame_index"] = reader.index_at(e["time_s"])
     return out
