@@ -63,10 +63,12 @@ def run_path(name: str, roots: tuple[Path, ...]) -> Path:
 
 
 def summary(name: str, roots: tuple[Path, ...]) -> EvalRunSummary:
-    """The summary of run ``name`` (ValueError when it has no results yet)."""
+    """The summary of run ``name`` (ValueError when it has no results yet, or is a tracking run)."""
     from evals.report import load_run
 
     run = load_run(run_path(name, roots))
+    if run.manifest.suite.kind != "qa":  # tracking runs have MOTA/IDF1/HOTA, not accuracy (see their report)
+        raise ValueError(f"{name} is a {run.manifest.suite.kind} run, which has no accuracy summary")
     overall = run.summary.overall
     return EvalRunSummary(
         name=name, suite=run.manifest.suite.name, pipeline=run.manifest.pipeline.name,

@@ -2,7 +2,7 @@
 
 ``render_sequence`` writes ``<root>/<name>/`` in the MOTChallenge layout: ``seqinfo.ini``,
 ``gt/gt.txt`` (the exact box of every object in every frame it is visible) and the frames as
-one video file ``<name>.mp4``. Each ``Mover`` pastes an image patch (a flat colour, or a real
+one video file ``<name>.mp4`` or as numbered JPEG images in ``img1/``. Each ``Mover`` pastes an image patch (a flat colour, or a real
 photo crop) that slides linearly between two positions over a range of frames.
 
 ``register_blob_tracker`` registers ``track_objects`` backend ``test-colour-blobs``: it finds
@@ -88,9 +88,12 @@ def render_sequence(
     fps: int = 25,
     size: tuple[int, int] = (320, 192),
     seqinfo: bool = True,
-    video: bool = True,
+    frames: str | None = "video",
 ) -> Path:
-    """Write the sequence folder ``root/name`` (see the module docstring) and return it."""
+    """Write the sequence folder ``root/name`` (see the module docstring) and return it.
+
+    ``frames``: ``"video"`` (``<name>.mp4``), ``"images"`` (``img1/000001.jpg`` ..., JPEG
+    quality 95) or None (ground truth only)."""
     folder = root / name
     (folder / "gt").mkdir(parents=True, exist_ok=True)
     width, height = size
@@ -109,9 +112,15 @@ def render_sequence(
                 image[y:y + h, x:x + w] = m.patch
         return image
 
-    if video:
+    if frames == "video":
         make_video(folder / f"{name}.mp4", n_frames=n_frames, fps=fps, size=size, motion="static", box=False,
                    draw=draw)
+    elif frames == "images":
+        from PIL import Image
+
+        (folder / "img1").mkdir(exist_ok=True)
+        for i in range(n_frames):
+            Image.fromarray(draw(None, i)).save(folder / "img1" / f"{i + 1:06d}.jpg", quality=95)
     write_mot_file(gt_rows(movers, n_frames), folder / "gt" / "gt.txt")
     if seqinfo:
         (folder / "seqinfo.ini").write_text(
