@@ -269,3 +269,36 @@ BUILTIN_CAPABILITIES: dict[str, Capability] = {
     for c in (VIDEO_INFO, DETECT_SHOTS, DETECT_OBJECTS, TRACK_OBJECTS, COUNT_OBJECTS, OBJECT_TIMELINE,
               MOTION_DIRECTION, RETRIEVE_FRAMES, READ_TEXT, DESCRIBE_FRAMES, DOMINANT_COLOR)
 }
+
+
+# -- grounding (appended: full tier) ------------------------------------------------------------
+
+
+class GroundPhraseArgs(_Args):
+    expression: str = Field(
+        min_length=1, max_length=200,
+        description="a referring expression naming one object, e.g. 'the man in the red coat who enters last'",
+    )
+    span: TimeSpan | None = SpanField
+    fps: Capped(10.0) = Field(default=2.0, gt=0, description="frames per second to look at (at most 10)")
+
+
+class GroundingResult(_Result):
+    expression: str
+    detections: Detections = Field(description="the tube: at most one box per frame looked at, label = the expression")
+    start_s: float | None = Field(default=None, description="first time in the tube, seconds (None: not found)")
+    end_s: float | None = Field(default=None, description="last time in the tube, seconds (None: not found)")
+    sampled_frames: list[int] = Field(default_factory=list, description="indices of the frames looked at")
+    sampled_times_s: list[float] = Field(default_factory=list, description="their times, seconds")
+
+
+GROUND_PHRASE = Capability(
+    name="ground_phrase", args=GroundPhraseArgs, result=GroundingResult,
+    description=(
+        "Find the one object a referring expression describes ('the man in the red coat', 'the car that turns "
+        "left') over a span: one box (x1, y1, x2, y2 pixels) per frame looked at while it is visible, linked "
+        "over time into a tube with start and end times in seconds."
+    ),
+)
+
+BUILTIN_CAPABILITIES[GROUND_PHRASE.name] = GROUND_PHRASE

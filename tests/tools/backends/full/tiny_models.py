@@ -1,0 +1,86 @@
+"""Tiny random-initialised full-tier models, built through their real libraries and saved in the
+layout a user's checkpoint has, so tests load them by the same code path a real checkpoint takes.
+
+No weights are downloaded: every model here has random weights, so what it "sees" is arbitrary;
+tests assert what is deterministic (shapes, coordinate systems, ordering, caching).
+
+    weights = tiny_weights()        # model name -> Weights.path(folder), built once per process
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import string
+import tempfile
+from pathlib import Path
+
+from tools.model_loading import Weights
+
+#: Token ids the Grounding DINO model code hard-codes (BERT's): keep them in the made-up vocabulary.
+_BERT_IDS = {"[PAD]": 0, "[UNK]": 100, "[CLS]": 101, "[SEP]": 102, "[MASK]": 103, ".": 1012, "?": 1029}
+#: Image side the tiny processors resize to (the real checkpoints use 800-1333): keeps CPU tests fast.
+GDINO_SHORTEST, GDINO_LONGEST = 160, 320
+
+
+def bert_vocab() -> list[str]:
+    """A 1100-token vocabulary: BERT's special ids in place, every letter as a word start and as a
+    continuation, so any lower-case phrase tokenizes (one token per letter after the first)."""
+    vocab = [f"[unused{i}]" for i in range(1100)]
+    for token, i in _BERT_IDS.items():
+        vocab[i] = token
+    free = (i for i in range(200, 1100) if i not in _BERT_IDS.values())
+    for letter in string.ascii_lowercase:
+        vocab[next(free)] = letter
+        vocab[next(free)] = "##" + letter
+    for word in ("car", "person", "bike", "bicycle", "red", "coat", "man", "the", "in", "sign", "taxi"):
+        vocab[next(free)] = word
+    return vocab
+
+
+def build_grounding_dino(folder: Path, seed: int = 0) -> Path:
+    """A tiny GroundingDinoForObjectDetection with its processor, saved with ``save_pretrained``."""
+    import torch
+    from transformers import (BertConfig, BertTokenizer, GroundingDinoConfig, GroundingDinoForObjectDetection,
+                              GroundingDinoImageProcessor, GroundingDinoProcessor, SwinConfig)
+
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab_dir = folder / "vocab"
+    vocab_dir.mkdir(exist_ok=True)
+    (vocab_dir / "vocab.txt").write_text("\n".join(bert_vocab()) + "\n")
+    tokenizer = BertTokenizer.from_pretrained(vocab_dir)
+    image_processor = GroundingDinoImageProcessor(size={"shortest_edge": GDINO_SHORTEST, "longest_edge": GDINO_LONGEST})
+    processor = GroundingDinoProcessor(image_processor=image_processor, tokenizer=tokenizer)
+    config = GroundingDinoConfig(
+        backbone_config=SwinConfig(embed_dim=16, depths=[1, 1, 1, 1], num_heads=[1, 2, 2, 4], window_size=7,
+                                   out_features=["stage2", "stage3", "stage4"]),
+        text_config=BertConfig(vocab_size=1100, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                               intermediate_size=64),
+        d_model=32, encoder_layers=1, decoder_layers=2, encoder_attention_heads=4, decoder_attention_heads=4,
+        encoder_ffn_dim=64, decoder_ffn_dim=64, num_queries=50,
+    )
+    torch.manual_seed(seed)
+    model = GroundingDinoForObjectDetection(config).eval()
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder
+
+
+def require_full_env() -> None:
+    """Fail with the command to run when this interpreter lacks the full tier's libraries."""
+    import importlib.util
+
+    missing = [m for m in ("torch", "torchvision", "transformers", "open_clip") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise RuntimeError(
+            f"the full-tier environment is missing ({', '.join(missing)} not importable): run "
+            "bash scripts/full_env.sh, then .venv-full/bin/python -m pytest -m full tests"
+        )
+
+
+@functools.cache
+def tiny_weights() -> dict[str, Weights]:
+    """Model name -> weights of every tiny full-tier model, built once per process in a temporary folder."""
+    require_full_env()
+    root = Path(tempfile.mkdtemp(prefix="vidagent-tiny-"))
+    return {"grounding-dino": Weights.path(build_grounding_dino(root / "grounding-dino"))}
