@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Annotated
 
+import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from tools.detections import Detections
@@ -162,12 +163,15 @@ class Capability:
     ``result``: the pydantic model every backend puts in ``ToolOutput.data`` (None: no payload).
     ``description``: what the tool does, true for every backend; a backend may add one line
     about its own limits (``@backend(..., limits="knows the 80 COCO classes")``).
+    ``internal``: a building block other tools call through ``ctx.call`` (cached like any
+    call) that the planner is not shown.
     """
 
     name: str
     args: type[BaseModel]
     result: type[BaseModel] | None
     description: str
+    internal: bool = False
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -302,3 +306,26 @@ GROUND_PHRASE = Capability(
 )
 
 BUILTIN_CAPABILITIES[GROUND_PHRASE.name] = GROUND_PHRASE
+
+
+# -- frame embeddings (appended: full tier) -----------------------------------------------------
+
+
+class EmbedFramesArgs(_Args):
+    fps: Capped(30.0) = Field(default=1.0, gt=0, description="frames per second to embed over the whole video")
+
+
+class FrameEmbeddings(_Result):
+    frames: list[int] = Field(description="indices of the frames embedded, in time order")
+    times_s: list[float] = Field(description="their times, seconds")
+    vectors: np.ndarray = Field(description="(n, d) float32, unit length: one image embedding per frame")
+    fps_used: float = Field(description="the rate actually sampled (lowered for long videos), frames per second")
+
+
+EMBED_FRAMES = Capability(
+    name="embed_frames", args=EmbedFramesArgs, result=FrameEmbeddings, internal=True,
+    description="Image embeddings of frames sampled over the whole video (computed once per video, model and "
+                "rate, then cached), for retrieval tools to score against text.",
+)
+
+BUILTIN_CAPABILITIES[EMBED_FRAMES.name] = EMBED_FRAMES

@@ -91,7 +91,8 @@ class ToolSet:
     models: ModelOptions = field(default_factory=ModelOptions)
 
     def specs(self) -> list[ToolSpec]:
-        return [b.spec() for _, b in sorted(self.backends.items())]
+        """What the planner is shown: every tool but the internal building blocks."""
+        return [b.spec() for _, b in sorted(self.backends.items()) if not b.capability.internal]
 
     def get(self, name: str) -> "ToolBackend | None":
         return self.backends.get(name)

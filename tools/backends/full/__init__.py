@@ -7,4 +7,4 @@ heavy library; each model loads on its first call through ``ctx.load`` on the ru
 its default hub id or the run's ``[tools] weights`` entry (``models/``: the wrappers).
 """
 
-from tools.backends.full import detect, ground  # noqa: F401
+from tools.backends.full import detect, ground, retrieve  # noqa: F401

@@ -66,6 +66,31 @@ def build_grounding_dino(folder: Path, seed: int = 0) -> Path:
     return folder
 
 
+#: A 3.6M-parameter ViT open_clip model at 64 px (the real ViT-B-32 is 224 px, 151M parameters).
+CLIP_CONFIG = {
+    "embed_dim": 64,
+    "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "head_width": 32, "patch_size": 16},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
+}
+
+
+def build_open_clip(folder: Path, seed: int = 0) -> Path:
+    """A tiny open_clip model in the hub layout (``open_clip_config.json`` + safetensors weights),
+    which is how a fine-tuned model is saved and what ``local-dir:`` and ``hf-hub:`` load."""
+    import open_clip
+    import torch
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    preprocess = {"mean": list(open_clip.OPENAI_DATASET_MEAN), "std": list(open_clip.OPENAI_DATASET_STD),
+                  "interpolation": "bicubic", "resize_mode": "shortest"}
+    (folder / "open_clip_config.json").write_text(json.dumps({"model_cfg": CLIP_CONFIG, "preprocess_cfg": preprocess}))
+    torch.manual_seed(seed)
+    model = open_clip.create_model(f"local-dir:{folder}")  # no weights file yet: random init
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, folder / "open_clip_model.safetensors")
+    return folder
+
+
 def require_full_env() -> None:
     """Fail with the command to run when this interpreter lacks the full tier's libraries."""
     import importlib.util
@@ -83,4 +108,7 @@ def tiny_weights() -> dict[str, Weights]:
     """Model name -> weights of every tiny full-tier model, built once per process in a temporary folder."""
     require_full_env()
     root = Path(tempfile.mkdtemp(prefix="vidagent-tiny-"))
-    return {"grounding-dino": Weights.path(build_grounding_dino(root / "grounding-dino"))}
+    return {
+        "grounding-dino": Weights.path(build_grounding_dino(root / "grounding-dino")),
+        "open-clip": Weights.path(build_open_clip(root / "open-clip")),
+    }

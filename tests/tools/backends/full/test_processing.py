@@ -1,5 +1,5 @@
-"""Grounding DINO's pre- and post-processing and tube linking on crafted inputs, values worked
-out by hand (plain numpy: runs without the full environment)."""
+"""Pre- and post-processing of the full tier on crafted inputs, values worked out by hand: Grounding
+DINO's prompt and boxes, tube linking, temporal NMS (plain numpy: runs without the full environment)."""
 
 from __future__ import annotations
 
@@ -94,3 +94,25 @@ def test_the_tube_is_the_best_run_and_bridges_short_gaps():
     assert link_tube(frames) == [None, None, None, 0, None, 0, 0]
     assert link_tube([empty, empty]) == [None, None]
     np.testing.assert_allclose(iou_matrix(np.array([box(0)]), np.array([box(5)])), [[1 / 3]])
+
+
+def test_temporal_nms_keeps_the_best_frames_apart_and_returns_them_in_time_order():
+    from tools.retrieval import temporal_nms
+
+    times = np.array([0.0, 0.5, 1.0, 2.0, 2.4, 5.0])
+    scores = np.array([0.1, 0.7, 0.9, 0.8, 0.85, 0.2])
+    assert temporal_nms(times, scores, k=3, min_gap_s=1.0) == [2, 4, 5]  # 0.9 @1.0, 0.85 @2.4, then 0.2 @5.0
+    assert temporal_nms(times, scores, k=2, min_gap_s=0.0) == [2, 4]
+    assert temporal_nms(times[:0], scores[:0], k=3, min_gap_s=1.0) == []
+
+
+def test_an_open_clip_folder_without_weights_is_one_line_naming_the_file_and_config_key(tmp_path):
+    from tools.backends.full.models.clip import model_id
+    from tools.model_loading import ModelNotFoundError, Weights
+
+    (tmp_path / "open_clip_config.json").write_text("{}")
+    with pytest.raises(ModelNotFoundError, match=r"no weights file \(open_clip_model.safetensors.*\[tools\] weights"):
+        model_id(Weights.path(tmp_path))
+    assert model_id(Weights.parse("ViT-B-32:laion2b_s34b_b79k")) == ("ViT-B-32", "laion2b_s34b_b79k")
+    (tmp_path / "open_clip_model.safetensors").write_bytes(b"")
+    assert model_id(Weights.path(tmp_path)) == (f"local-dir:{tmp_path.resolve()}", None)
