@@ -70,13 +70,14 @@ def test_spec_is_a_valid_schema(backend):
         assert other.spec().parameters == spec.parameters
 
 
-def toolset_with(backend):
+def toolset_with(backend, tiny_models: bool = False):
     """The toolset of the first profile that offers this backend with everything it requires
-    (this backend chosen for its name, so tools that call other tools find them)."""
+    (this backend chosen for its name, so tools that call other tools find them); with
+    ``tiny_models``, the full profile loads the tiny test checkpoints."""
     for profile in sorted(backend.profiles, key=("core", "lite", "full").index):
         toolset = REGISTRY.toolset(profile, {backend.name: backend.backend})
         if backend.name in toolset.backends:
-            if profile == "full":
+            if profile == "full" and tiny_models:
                 from tests.tools.backends.full.tiny_models import tiny_weights
                 from tools.model_loading import ModelOptions
 
@@ -97,7 +98,7 @@ def test_schema_example_runs_and_round_trips_through_the_cache(backend, video, t
     args = example_value(backend.spec().parameters)
     Draft202012Validator(backend.spec().parameters).validate(args)
     cache = ResultCache(tmp_path / "c.sqlite")
-    runner = ToolRunner(toolset_with(backend), video, cache=cache, timeout_s=120)
+    runner = ToolRunner(toolset_with(backend, tiny_models=True), video, cache=cache, timeout_s=120)
     (result,) = runner.run([ToolCall(name=backend.name, args=args)])
     assert result.status in ("ok", "error"), result.observation
     if result.status == "error":
