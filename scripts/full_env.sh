@@ -20,6 +20,8 @@ ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
 VENV="${VIDAGENT_FULL_VENV:-$ROOT/.venv-full}"
 PYTHON="${VIDAGENT_FULL_PYTHON:-python3}"
 STAMP="$VENV/.vidagent-full-env.stamp"
+OFFICIAL_GDINO=(groundingdino-py==0.4.0 transformers==4.57.6 tokenizers==0.22.1 huggingface-hub==0.36.0
+                addict==2.4.0 yapf==0.43.0 pycocotools==2.0.10)
 
 step="start"
 trap 'echo "full_env.sh: FAILED during step: $step (exit $?). Fix the cause and rerun: bash scripts/full_env.sh" >&2' ERR
@@ -53,6 +55,17 @@ say "installing the full extra into $VENV (a few minutes the first time)"
 "${PIP[@]}" install -q -e "$ROOT[dev,full]" > "$VENV/pip-install.log" 2>&1 \
   || { grep -v "is ignored: it is neither a file nor a directory" "$VENV/pip-install.log" | tail -20 >&2; false; }
 "${PIP[@]}" check >/dev/null || { "${PIP[@]}" check; false; }
+
+# The official Grounding DINO code, used by the tests only, to write a tiny checkpoint in the
+# official .pth format and check that vidagent's conversion reproduces its outputs. It needs
+# transformers < 5, so it goes into its own folder (put first on PYTHONPATH by the test), without
+# dependencies: the venv's torch, timm and numpy serve it.
+step="install the official Grounding DINO code into $VENV/gd-official"
+"${PIP[@]}" install -q --no-deps --upgrade --target "$VENV/gd-official" "${OFFICIAL_GDINO[@]}" \
+  > "$VENV/pip-gd-official.log" 2>&1 \
+  || { grep -v "is ignored: it is neither a file nor a directory" "$VENV/pip-gd-official.log" | tail -20 >&2; false; }
+(cd "$ROOT" && PYTHONPATH="$VENV/gd-official" "$VENV/bin/python" -c \
+  'import transformers, groundingdino.models; assert transformers.__version__.startswith("4."), transformers.__version__')
 
 step="check that torch, torchvision, transformers and open_clip import"
 (cd "$ROOT" && "$VENV/bin/python" - <<'PY'

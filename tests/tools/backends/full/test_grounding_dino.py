@@ -73,7 +73,7 @@ def test_the_tokenizer_maps_prompt_tokens_to_phrases(model):
 
 
 def test_boxes_agree_with_transformers_post_processing(model, reader):
-    image = reader.frame_at(1.0).image
+    image = np.array(reader.frame_at(1.0).image)
     prompt = build_prompt(["bicycle", "person"])
     inputs = model.processor(images=[image], text=[prompt.text], return_tensors="pt")
     import torch

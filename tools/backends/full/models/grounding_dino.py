@@ -8,21 +8,24 @@ probability per text token. A box is kept when its best token of any phrase reac
 phrase's best token probability as its confidence. Boxes come out as normalised (cx, cy, w, h)
 of the image the processor was given and are turned into pixel (x1, y1, x2, y2) of that image.
 
-Checkpoints: a transformers-format folder (``config.json``, weights, tokenizer and
-``preprocessor_config.json``), as on the hub (``IDEA-Research/grounding-dino-tiny``) or written
-by ``save_pretrained`` after fine-tuning.
+Checkpoints: a transformers-format folder (``config.json``, weights, tokenizer and processor
+config), as on the hub (``IDEA-Research/grounding-dino-tiny``) or written by ``save_pretrained``
+after fine-tuning; or the official ``.pth`` format, converted into the transformers model at load
+time (``grounding_dino_official``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from tools.model_loading import ModelSpec, Weights, local_checkpoint, module_bytes
+from tools.model_loading import ModelNotFoundError, ModelSpec, Weights, config_hint, local_checkpoint, module_bytes
 
 MODEL_NAME = "grounding-dino"
+DEFAULT_WEIGHTS = Weights.hub("IDEA-Research/grounding-dino-tiny")
 BOX_THRESHOLD = 0.35
 TEXT_THRESHOLD = 0.25
 #: Boxes of one phrase in one frame overlapping more than this are one object (the best kept).
@@ -184,7 +187,8 @@ class GroundingDino:
         import torch
 
         prompt = build_prompt(phrases)
-        inputs = self.processor(images=list(images), text=[prompt.text] * len(images), return_tensors="pt")
+        writable = [np.array(im) for im in images]  # decoded frames are read-only; torch wants to own them
+        inputs = self.processor(images=writable, text=[prompt.text] * len(images), return_tensors="pt")
         token_phrase = self.token_map(prompt, inputs["input_ids"][0].tolist())
         dtype = getattr(torch, self.dtype)
         inputs = {k: (v.to(self.device, dtype) if v.is_floating_point() else v.to(self.device)) for k, v in inputs.items()}
@@ -201,21 +205,55 @@ class GroundingDino:
 
 def load_grounding_dino(weights: Weights, device: str, dtype: str) -> GroundingDino:
     """Build from a transformers-format checkpoint folder (a local path, or a hub id resolved
-    through the local hub cache)."""
+    through the local hub cache), or from an official ``.pth`` file (or a folder holding one and
+    no ``config.json``), converted at load time (``grounding_dino_official``)."""
     import torch
     from transformers import AutoProcessor, GroundingDinoForObjectDetection
 
     path = local_checkpoint(MODEL_NAME, weights)
-    processor = AutoProcessor.from_pretrained(path)
-    model = GroundingDinoForObjectDetection.from_pretrained(path, dtype=getattr(torch, dtype))
-    return GroundingDino(model.to(device).eval(), processor, device, dtype)
+    official = official_checkpoint(path)
+    if official is not None:
+        from tools.backends.full.models.grounding_dino_official import load_official
+
+        model, processor = load_official(official), official_processor(official.parent)
+    else:
+        processor = AutoProcessor.from_pretrained(path)
+        model = GroundingDinoForObjectDetection.from_pretrained(path)
+    return GroundingDino(model.to(device=device, dtype=getattr(torch, dtype)).eval(), processor, device, dtype)
+
+
+def official_checkpoint(path: Path) -> Path | None:
+    """The official ``.pth``/``.pt`` file ``path`` names or holds (None: a transformers folder)."""
+    if path.is_file():
+        return path if path.suffix in (".pth", ".pt") else None
+    if (path / "config.json").exists():
+        return None
+    found = sorted([*path.glob("*.pth"), *path.glob("*.pt")])
+    if len(found) > 1:
+        raise ModelNotFoundError(f"model {MODEL_NAME}: {path} holds several checkpoints ({', '.join(p.name for p in found)}); "
+                                 f"name one file: {config_hint(MODEL_NAME)}")
+    return found[0] if found else None
+
+
+def official_processor(folder: Path) -> Any:
+    """The processor of an official checkpoint: a tokenizer (and processor config) saved beside it,
+    else the default model's processor (the same BERT tokenizer and 800-1333 px resizing) from
+    the local hub cache."""
+    from transformers import AutoProcessor, AutoTokenizer, GroundingDinoImageProcessor, GroundingDinoProcessor
+
+    if (folder / "processor_config.json").exists() or (folder / "preprocessor_config.json").exists():
+        return AutoProcessor.from_pretrained(folder)
+    if (folder / "tokenizer.json").exists() or (folder / "vocab.txt").exists():
+        return GroundingDinoProcessor(image_processor=GroundingDinoImageProcessor(),
+                                      tokenizer=AutoTokenizer.from_pretrained(folder))
+    return AutoProcessor.from_pretrained(local_checkpoint(MODEL_NAME, DEFAULT_WEIGHTS))
 
 
 GROUNDING_DINO: ModelSpec[GroundingDino] = ModelSpec(
     name=MODEL_NAME,
     build=load_grounding_dino,
     extra="full",
-    weights=Weights.hub("IDEA-Research/grounding-dino-tiny"),
+    weights=DEFAULT_WEIGHTS,
     devices=("cpu", "cuda"),
     precisions=("float32", "float16", "bfloat16"),
     batch_size=4,
