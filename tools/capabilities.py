@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import numpy as np
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from tools.detections import Detections
 from tools.types import TimeSpan, VideoMeta
@@ -329,3 +329,51 @@ EMBED_FRAMES = Capability(
 )
 
 BUILTIN_CAPABILITIES[EMBED_FRAMES.name] = EMBED_FRAMES
+
+
+# -- segmentation (appended: full tier) ---------------------------------------------------------
+
+
+class SegmentObjectsArgs(_Args):
+    phrases: list[str] = Field(
+        min_length=1, max_length=8,
+        description="what to segment, e.g. ['person']; with boxes, the labels of the boxes (one, or one per box)",
+    )
+    boxes: list[tuple[float, float, float, float]] | None = Field(
+        default=None, min_length=1, max_length=16,
+        description="x1, y1, x2, y2 pixel boxes to segment in the frame at time_s (e.g. from track_objects); "
+                    "omit to find the phrases with detect_objects",
+    )
+    time_s: float | None = Field(default=None, ge=0, description="time of the frame the boxes are in, seconds")
+    span: TimeSpan | None = SpanField
+    fps: Capped(10.0) = Field(default=1.0, gt=0, description="frames per second to segment (at most 10)")
+
+    @model_validator(mode="after")
+    def _boxes_need_a_time(self) -> "SegmentObjectsArgs":
+        if self.boxes is not None:
+            if self.time_s is None:
+                raise ValueError("boxes need time_s, the time of the frame they are in")
+            if len(self.phrases) not in (1, len(self.boxes)):
+                raise ValueError("with boxes, give one phrase or one per box")
+            if any(b[2] < b[0] or b[3] < b[1] for b in self.boxes):
+                raise ValueError("every box must be x1 <= x2, y1 <= y2")
+        return self
+
+
+class SegmentationResult(_Result):
+    detections: Detections = Field(description="one row per object per frame, mask set; xyxy is the mask's box")
+    phrase_labels: dict[str, str | None] = Field(default_factory=dict)
+    sampled_frames: list[int] = Field(default_factory=list, description="indices of the frames segmented")
+    sampled_times_s: list[float] = Field(default_factory=list, description="their times, seconds")
+
+
+SEGMENT_OBJECTS = Capability(
+    name="segment_objects", args=SegmentObjectsArgs, result=SegmentationResult,
+    description=(
+        "Outline objects pixel by pixel: objects named by phrases (found in frames sampled at `fps`) or given "
+        "boxes in one frame. Reports each object's area (share of the frame) and the tight box around its "
+        "mask (x1, y1, x2, y2 pixels), with times."
+    ),
+)
+
+BUILTIN_CAPABILITIES[SEGMENT_OBJECTS.name] = SEGMENT_OBJECTS

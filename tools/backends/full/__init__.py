@@ -2,9 +2,10 @@
 
 Registered through the ``vidagent.tools`` entry point ``full``: Grounding DINO for
 ``detect_objects`` and ``ground_phrase`` (tracking and everything built on tracks follow from
-the generic core backends), open_clip for ``retrieve_frames``. Importing this package imports no
+the generic core backends), open_clip for ``retrieve_frames`` (over the cached ``embed_frames``),
+SAM2 for ``segment_objects``. Importing this package imports no
 heavy library; each model loads on its first call through ``ctx.load`` on the run's device, from
 its default hub id or the run's ``[tools] weights`` entry (``models/``: the wrappers).
 """
 
-from tools.backends.full import detect, ground, retrieve  # noqa: F401
+from tools.backends.full import detect, ground, retrieve, segment  # noqa: F401

@@ -91,6 +91,37 @@ def build_open_clip(folder: Path, seed: int = 0) -> Path:
     return folder
 
 
+#: SAM2 input side for the tiny model (the released ones use 1024).
+SAM2_SIZE = 256
+
+
+def build_sam2(folder: Path, seed: int = 0) -> Path:
+    """A tiny transformers Sam2Model (0.35M parameters; Hiera with a global-attention block that
+    is not the first of its stage) and its processor, saved with ``save_pretrained``."""
+    import torch
+    from transformers import Sam2Config, Sam2HieraDetConfig, Sam2Model, Sam2Processor, Sam2VisionConfig
+    from transformers.models.sam2.image_processing_sam2 import Sam2ImageProcessor
+
+    s = SAM2_SIZE
+    backbone = Sam2HieraDetConfig(
+        hidden_size=16, num_attention_heads=1, image_size=[s, s], blocks_per_stage=[1, 1, 2, 1],
+        embed_dim_per_stage=[16, 32, 64, 128], num_attention_heads_per_stage=[1, 1, 2, 4],
+        window_size_per_stage=[8, 4, 14, 7], global_attention_blocks=[3], window_positional_embedding_background_size=[7, 7],
+    )
+    vision = Sam2VisionConfig(backbone_config=backbone, backbone_channel_list=[128, 64, 32, 16],
+                              backbone_feature_sizes=[[s // 4, s // 4], [s // 8, s // 8], [s // 16, s // 16]],
+                              fpn_hidden_size=32)
+    config = Sam2Config(vision_config=vision,
+                        prompt_encoder_config={"hidden_size": 32, "image_size": s, "patch_size": 16, "mask_input_channels": 4},
+                        mask_decoder_config={"hidden_size": 32, "mlp_dim": 64, "num_attention_heads": 2,
+                                             "iou_head_hidden_dim": 32})
+    torch.manual_seed(seed)
+    Sam2Model(config).eval().save_pretrained(folder)
+    image_processor = Sam2ImageProcessor(size={"height": s, "width": s}, mask_size={"height": s // 4, "width": s // 4})
+    Sam2Processor(image_processor=image_processor).save_pretrained(folder)
+    return folder
+
+
 def require_full_env() -> None:
     """Fail with the command to run when this interpreter lacks the full tier's libraries."""
     import importlib.util
@@ -111,4 +142,5 @@ def tiny_weights() -> dict[str, Weights]:
     return {
         "grounding-dino": Weights.path(build_grounding_dino(root / "grounding-dino")),
         "open-clip": Weights.path(build_open_clip(root / "open-clip")),
+        "sam2": Weights.path(build_sam2(root / "sam2")),
     }
