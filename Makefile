@@ -34,13 +34,14 @@ vllm-env:
 	bash scripts/vllm_env.sh
 
 # The full tier's libraries (CUDA torch + torchvision, transformers, open_clip) live in their own
-# venv, .venv-full, built once; its tests (marked `full`) run there on tiny random models.
+# venv, .venv-full, built once; its tests (marked `full`: tests/tools/backends/full and the full
+# backends of the tool contract) run there on tiny random models.
 full-env:
 	bash scripts/full_env.sh
 
 test: setup vllm-env full-env
 	$(BIN)/python -m pytest -q -m "not full"
-	.venv-full/bin/python -m pytest -q -m full tests
+	.venv-full/bin/python -m pytest -q -m full tests/tools/backends/full tests/tools/test_tool_contract.py
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow and not vllm and not full"
