@@ -34,14 +34,16 @@ vllm-env:
 	bash scripts/vllm_env.sh
 
 # The full tier's libraries (CUDA torch + torchvision, transformers, open_clip) live in their own
-# venv, .venv-full, built once; its tests (marked `full`: tests/tools/backends/full and the full
-# backends of the tool contract) run there on tiny random models.
+# venv, built once by scripts/full_env.sh; its tests (marked `full`: tests/tools/backends/full and
+# the full backends of the tool contract) run there on tiny random models.
+FULL_VENV ?= $(HOME)/.cache/vidagent/full-venv
+
 full-env:
-	bash scripts/full_env.sh
+	VIDAGENT_FULL_VENV=$(FULL_VENV) bash scripts/full_env.sh
 
 test: setup vllm-env full-env
 	$(BIN)/python -m pytest -q -m "not full"
-	.venv-full/bin/python -m pytest -q -m full tests/tools/backends/full tests/tools/test_tool_contract.py
+	$(FULL_VENV)/bin/python -m pytest -q -m full tests/tools/backends/full tests/tools/test_tool_contract.py
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow and not vllm and not full"

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Build the full-tier test environment: a separate venv with vidagent's `full` and `dev` extras
 # (torch 2.14.1 + torchvision 0.29.1, transformers, open_clip, trackers), in which the tests
-# marked `full` run:  .venv-full/bin/python -m pytest -m full tests
+# marked `full` run:  $VENV/bin/python -m pytest -m full tests/tools/backends/full tests/tools/test_tool_contract.py
 #
 #   scripts/full_env.sh            build once; a second run is a no-op while pyproject.toml and
 #                                  this script are unchanged (stamp file)
 #   scripts/full_env.sh --force    rebuild from scratch
 #   scripts/full_env.sh --print    print the venv's path, build nothing
 #
-# Where: VIDAGENT_FULL_VENV (default: .venv-full in the repository root, git-ignored).
+# Where: VIDAGENT_FULL_VENV (default ~/.cache/vidagent/full-venv, outside the checkout like the
+# vLLM env, so fresh clones on one machine share it; the tests import the checkout they run in).
 # Why a separate venv: PyPI's torchvision (which open_clip and transformers' fast image
 # processors import) needs the CUDA build of torch, and the project's venv pins the CPU build
 # of torch 2.13 for the lite tier. The CUDA build runs on a CPU: the tests need no GPU. It is
@@ -17,7 +18,7 @@ set -Eeuo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
-VENV="${VIDAGENT_FULL_VENV:-$ROOT/.venv-full}"
+VENV="${VIDAGENT_FULL_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/vidagent/full-venv}"
 PYTHON="${VIDAGENT_FULL_PYTHON:-python3}"
 STAMP="$VENV/.vidagent-full-env.stamp"
 OFFICIAL_GDINO=(groundingdino-py==0.4.0 transformers==4.57.6 tokenizers==0.22.1 huggingface-hub==0.36.0
@@ -46,6 +47,7 @@ step="create venv $VENV with $PYTHON"
 if [[ ! -x "$VENV/bin/python" ]]; then
   "$PYTHON" -c 'import sys; assert sys.version_info >= (3, 11), sys.version' \
     || { echo "full_env.sh: $PYTHON must be Python >= 3.11 (set VIDAGENT_FULL_PYTHON)" >&2; exit 1; }
+  mkdir -p "$(dirname "$VENV")"
   "$PYTHON" -m venv "$VENV"
 fi
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)

@@ -2,10 +2,10 @@
 as the official ``.pth`` format, with the raw outputs of one forward pass for comparison.
 
 Run as a script in an interpreter where ``groundingdino`` and transformers < 5 import (the
-official code needs them; ``scripts/full_env.sh`` installs both into ``.venv-full/gd-official``,
+official code needs them; ``scripts/full_env.sh`` installs both into the full venv's ``gd-official``,
 put first on PYTHONPATH):
 
-    PYTHONPATH=.venv-full/gd-official python official_grounding_dino.py OUT_DIR VOCAB_TXT
+    PYTHONPATH=$VENV/gd-official $VENV/bin/python official_grounding_dino.py OUT_DIR VOCAB_TXT
 
 Writes ``OUT_DIR/groundingdino_tiny.pth`` ({"model": state_dict}, as IDEA-Research releases it),
 ``OUT_DIR/bert/`` (the tiny text encoder it was built with) and ``OUT_DIR/outputs.npz`` (the

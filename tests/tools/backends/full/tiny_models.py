@@ -130,7 +130,7 @@ def require_full_env() -> None:
     if missing:
         raise RuntimeError(
             f"the full-tier environment is missing ({', '.join(missing)} not importable): run "
-            "bash scripts/full_env.sh, then .venv-full/bin/python -m pytest -m full tests"
+            "make full-env, then ~/.cache/vidagent/full-venv/bin/python -m pytest -m full tests/tools/backends/full"
         )
 
 
