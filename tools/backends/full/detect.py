@@ -16,7 +16,7 @@ from tools.detections import Detections
 from tools.observations import describe_label
 from tools.registry import backend
 from tools.sampling import SampledFrames, sample_frames
-from tools.types import Evidence, ToolOutput
+from tools.types import ToolOutput
 
 #: Frames wider than this are shrunk before the processor (which resizes to 800-1333 px anyway).
 DETECT_WIDTH = 1333
