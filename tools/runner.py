@@ -231,7 +231,7 @@ def _with_frame_indices(output: ToolOutput, ctx: ToolContext) -> ToolOutput:
     if all(e.frame_index is not None for e in output.evidence):
         return output
     filled = [
-        e if e.frame_index is not None else Evidence(**{**e.model_dump(), "frame_index": ctx.meta.frame_at(e.time_s)})
+        e if e.frame_index is not None else Evidence(**{**e.model_dump(), "frame_index": ctx.frame_index_at(e.time_s)})
         for e in output.evidence
     ]
     return output.model_copy(update={"evidence": filled})

@@ -74,7 +74,7 @@ def test_given_boxes_are_segmented_in_the_frame_at_their_time(runner, reader):
     (result,) = runner.run([call])
     assert result.status == "ok", result.observation
     dets = result.data.detections
-    frame = reader.meta.frame_at(3.0)
+    frame = reader.index_at(3.0)
     assert result.data.sampled_frames == [frame] and set(dets.frame_index.tolist()) <= {frame}
     assert set(dets.label.tolist()) <= {"rider", "sign"} and len(dets) <= 2
     assert dets.mask.shape[1:] == (H, W)
