@@ -91,9 +91,8 @@ class ToolRunner:
         return result
 
     def cache_key(self, backend: ToolBackend, args: BaseModel) -> CacheKey:
-        """The result-cache key of ``backend`` run with validated ``args`` on this runner's video:
-        the backend's version carries the run's weights overrides of the models it declares."""
-        return CacheKey.of(self.video.meta.sha256, _keyed(backend, self.toolset), args.model_dump(mode="json"))
+        """The result-cache key of ``backend`` run with validated ``args`` on this runner's video."""
+        return cache_key(self.video.meta.sha256, backend, self.toolset, args)
 
     # -- internals -------------------------------------------------------------------------
 
@@ -197,6 +196,12 @@ class ToolRunner:
             model_frames=dict(ctx.counters.model_frames),
             nested_cache_hits=ctx.counters.nested_cache_hits,
         )
+
+
+def cache_key(video_sha256: str, backend: ToolBackend, toolset: ToolSet, args: BaseModel) -> CacheKey:
+    """The result-cache key of ``backend`` of ``toolset`` run with validated ``args`` on a video: the
+    backend's version carries the toolset's weights overrides of the models the backend declares."""
+    return CacheKey.of(video_sha256, _keyed(backend, toolset), args.model_dump(mode="json"))
 
 
 def _keyed(backend: ToolBackend, toolset: ToolSet) -> ToolBackend:
