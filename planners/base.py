@@ -26,11 +26,24 @@ class CallTools(_Frozen):
     """Run these tool calls (independent of each other; they may run concurrently)."""
 
     action: Literal["call_tools"] = "call_tools"
-    thought: str = ""
+    thought: Thought = ""
     calls: tuple[ToolCall, ...] = Field(min_length=1)
 
 
 OptionFit = Literal["yes", "no", "unclear"]
+
+#: Bounds written into the reply schema only, where a constrained decoder (llama.cpp's grammar,
+#: vLLM's xgrammar) enforces them; replies are not rejected for exceeding them. They keep a small
+#: model from looping inside one field until it hits ``max_tokens`` (measured: SmolLM2 under
+#: vLLM spent 400 tokens on a thought and repeated evidence items).
+THOUGHT_MAX_CHARS = 300
+ANSWER_MAX_CHARS = 300
+EVIDENCE_MAX_ITEMS = 4
+#: Confidence is written as one of these tenths: a grammar cannot bound a JSON number's value
+#: (llama.cpp let SmolLM2 write 3.5), but it can hold it to an enum.
+CONFIDENCE_LEVELS = tuple(round(i / 10, 1) for i in range(11))
+
+Thought = Annotated[str, Field(json_schema_extra={"maxLength": THOUGHT_MAX_CHARS})]
 
 
 class OptionCheck(_Frozen):
@@ -52,14 +65,17 @@ class FinalAnswer(_Frozen):
     """
 
     action: Literal["answer"] = "answer"
-    thought: str = ""
+    thought: Thought = ""
     option_checks: tuple[OptionCheck, ...] = Field(
         default=(), description="multiple choice only: every option, in order, checked against the tool results"
     )
-    answer: str = Field(min_length=1)
+    answer: str = Field(min_length=1, json_schema_extra={"maxLength": ANSWER_MAX_CHARS})
     choice: int | None = Field(default=None, ge=0, description="0-based index of the option the answer names")
-    confidence: float | None = Field(default=None, ge=0, le=1)
-    evidence: tuple[Evidence, ...] = Field(default=(), description="where in the video the answer is seen")
+    confidence: Annotated[float, Field(ge=0, le=1, json_schema_extra={"enum": list(CONFIDENCE_LEVELS)})] | None = None
+    evidence: tuple[Evidence, ...] = Field(
+        default=(), description="where in the video the answer is seen",
+        json_schema_extra={"maxItems": EVIDENCE_MAX_ITEMS},
+    )
 
 
 PlannerAction = Annotated[Union[CallTools, FinalAnswer], Field(discriminator="action")]

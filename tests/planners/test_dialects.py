@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 from pydantic import ValidationError
 
-from planners.base import FinalAnswer, parse_action
+from planners.base import EVIDENCE_MAX_ITEMS, THOUGHT_MAX_CHARS, FinalAnswer, parse_action
 from planners.config import PlannerConfig
 from planners.dialects import (
     DIALECTS,
@@ -141,7 +141,10 @@ def test_the_answer_schema_is_derived_from_the_answer_model():
     assert list(schema["properties"]) == fields
     assert schema["properties"]["evidence"]["items"] == reply_schema(Evidence)
     assert list(reply_schema(Evidence)["properties"]) == list(Evidence.model_fields)
-    assert schema["properties"]["confidence"] == {"anyOf": [{"type": "number", "minimum": 0, "maximum": 1}, {"type": "null"}]}
+    number = {"type": "number", "minimum": 0, "maximum": 1, "enum": [i / 10 for i in range(11)]}
+    assert schema["properties"]["confidence"] == {"anyOf": [number, {"type": "null"}]}
+    assert schema["properties"]["thought"]["maxLength"] == THOUGHT_MAX_CHARS
+    assert schema["properties"]["evidence"]["maxItems"] == EVIDENCE_MAX_ITEMS
     assert "$ref" not in json.dumps(schema) and '"title"' not in json.dumps(schema)
     jsonschema.Draft202012Validator.check_schema(schema)
 
@@ -156,6 +159,8 @@ def test_llama_cpp_turns_the_answer_schema_into_a_grammar(options):
     assert "root ::=" in grammar
     for option in options or ():
         assert f'\\"{option}\\"' in grammar
+    # A grammar cannot bound a number's value, so confidence is held to the enum of tenths.
+    assert "\"0.7\"" in grammar and "\"1.0\"" in grammar
 
 
 def test_must_answer_leaves_only_the_answer_branch():
