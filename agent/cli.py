@@ -192,7 +192,8 @@ def planner_status() -> None:
         click.echo("no planner server running")
         return
     minutes = (time.time() - server.started_at) / 60
-    click.echo(f"planner server running: pid {server.pid}, {server.base_url}, {Path(server.model_path).name}, "
+    busy = "" if resident_planner.answers(server) else " (busy: not answering within 2 s)"
+    click.echo(f"planner server running{busy}: pid {server.pid}, {server.base_url}, {Path(server.model_path).name}, "
                f"n_ctx {server.n_ctx}, {server.n_threads} threads, up {minutes:.0f} min; log: {server.log_path}")
 
 

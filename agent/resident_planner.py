@@ -59,7 +59,7 @@ def record_path() -> Path:
 
 
 def running() -> ResidentServer | None:
-    """The recorded server if its process is alive and answers; a stale record is removed."""
+    """The recorded server if its process still runs (busy or not); a stale record is removed."""
     path = record_path()
     if not path.is_file():
         return None
@@ -68,10 +68,19 @@ def running() -> ResidentServer | None:
     except ValueError:
         path.unlink(missing_ok=True)
         return None
-    if not process_alive(server.pid) or not _answers(server):
+    if not _is_llama_server(server.pid):
         path.unlink(missing_ok=True)
         return None
     return server
+
+
+def answers(server: ResidentServer, timeout_s: float = 2.0) -> bool:
+    """Whether the server answers its model list within ``timeout_s`` seconds."""
+    try:
+        with httpx.Client(timeout=timeout_s, trust_env=False) as client:
+            return client.get(server.base_url + "/models").status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def find(local: LocalLLMConfig) -> ResidentServer | None:
@@ -79,7 +88,9 @@ def find(local: LocalLLMConfig) -> ResidentServer | None:
     from agent.planner_source import local_model_path
 
     server = running()
-    return server if server is not None and server.serves(local, local_model_path(local.model)) else None
+    if server is None or not server.serves(local, local_model_path(local.model)):
+        return None
+    return server if answers(server, timeout_s=10.0) else None
 
 
 def start(local: LocalLLMConfig) -> ResidentServer:
@@ -113,7 +124,8 @@ def start(local: LocalLLMConfig) -> ResidentServer:
 
 
 def stop(timeout_s: float = 10.0) -> ResidentServer | None:
-    """Stop the resident server (SIGTERM to its process group, then SIGKILL); None if none ran."""
+    """Stop the resident server (SIGTERM to its process group, then SIGKILL), busy or not; None
+    if none ran."""
     server = running()
     record_path().unlink(missing_ok=True)
     if server is None:
@@ -149,9 +161,12 @@ def process_alive(pid: int) -> bool:
         return True
 
 
-def _answers(server: ResidentServer) -> bool:
-    try:
-        with httpx.Client(timeout=2.0, trust_env=False) as client:
-            return client.get(server.base_url + "/models").status_code == 200
-    except httpx.HTTPError:
+def _is_llama_server(pid: int) -> bool:
+    """Whether ``pid`` runs llama.cpp's server (not a stranger that reused a dead server's pid)."""
+    if not process_alive(pid):
         return False
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return b"llama_cpp.server" in fh.read()
+    except OSError:
+        return True  # no /proc: trust the live pid

@@ -49,7 +49,9 @@ class ToolBackend:
     ``limits``: one line about this backend's own limits that the planner sees after the
     capability's description. ``timeout_s`` is the default per-call time limit. ``needs``:
     ``ToolsConfig`` settings it cannot run without (``("visual",)``: a vision-language
-    server); a toolset whose configuration leaves one unset leaves this backend out.
+    server); a toolset whose configuration leaves one unset leaves this backend out. ``models``: names
+    of the models it loads (``ModelSpec.name``); a run's ``[tools] weights`` override of one of
+    them is part of the cache key, so results of other weights are never reused.
     """
 
     capability: Capability
@@ -63,6 +65,7 @@ class ToolBackend:
     timeout_s: float = 120.0
     priority: int = 0
     needs: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -228,6 +231,7 @@ def backend(
     timeout_s: float = 120.0,
     priority: int = 0,
     needs: tuple[str, ...] = (),
+    models: tuple[str, ...] = (),
     registry: ToolRegistry | None = None,
 ) -> Callable[[ToolFn], ToolFn]:
     """Register ``fn(args, ctx: ToolContext) -> ToolOutput`` as backend ``name`` of ``capability``.
@@ -274,6 +278,7 @@ def backend(
                 timeout_s=timeout_s,
                 priority=priority,
                 needs=tuple(needs),
+                models=tuple(models),
             )
         )
         return fn

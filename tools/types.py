@@ -70,7 +70,7 @@ class Evidence(_Frozen):
     box: tuple[float, float, float, float] | None = Field(
         default=None, description="x1, y1, x2, y2 in source pixels"
     )
-    note: str = ""
+    note: str = Field(default="", json_schema_extra={"maxLength": 200})  # bound for constrained decoders only
 
     @field_validator("box")
     @classmethod

@@ -159,10 +159,14 @@ class ContainerSource:
             self.warnings.append(f"demuxing stopped after {len(pts)} packets ({ffmpeg_reason(exc)})")
         if is_gif and cut and not _gif_frame_complete(last_packet):
             cut[-1] = True
+        dropped = 0
         while cut and cut[-1]:
             cut.pop()
             keyframes = [k for k in keyframes if k != pts.pop()]
             durations.pop()
+            dropped += 1
+        if not pts and dropped:
+            raise CorruptVideoError(self.path, "the file ends inside its first frame: it was cut short", 0)
         if not pts:
             raise EmptyVideoError(self.path)
         order = np.argsort(np.asarray(pts, dtype=np.int64), kind="stable")
@@ -459,6 +463,9 @@ def _gif_frame_complete(packet: bytes) -> bool:
     """Whether a GIF frame's data (extensions, image descriptor, colour table, LZW data) ends
     with the empty sub-block that closes its image data."""
     offset, size = 0, len(packet)
+    if packet[:4] == b"GIF8" and size >= 13:  # the first frame carries the file header
+        flags = packet[10]
+        offset = 13 + (3 * 2 ** ((flags & 7) + 1) if flags & 0x80 else 0)
     while offset < size and packet[offset] == 0x21:  # extension: label, then sub-blocks
         offset = _gif_skip_sub_blocks(packet, offset + 2)
     if offset >= size or packet[offset] != 0x2C or offset + 10 > size:

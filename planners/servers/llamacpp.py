@@ -12,7 +12,7 @@ tokens after the longest common prefix, so a multi-step conversation re-reads on
 turn. ``prompt_cache=True`` adds llama.cpp's RAM state cache, which also brings back the
 prefix of an older conversation after another one ran in between.
 
-Structured output on this server (shared/SERVING.md): ``response_format={"type":
+Structured output on this server, as measured: ``response_format={"type":
 "json_object", "schema": S}`` constrains decoding to S; ``{"type": "json_schema"}`` gives
 HTTP 500; ``tool_choice="required"`` is ignored, a named function works.
 """

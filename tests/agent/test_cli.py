@@ -76,14 +76,14 @@ def test_ask_with_script_json_output(bikes_mp4, tmp_path):
     script = tmp_path / "script.json"
     script.write_text(json.dumps([
         {"action": "call_tools", "calls": [{"name": "detect_shots", "args": {}}]},
-        {"action": "answer", "answer": "six shots", "choice": 1, "evidence": [{"time_s": 1.2, "note": "first cut"}]},
+        {"action": "answer", "answer": "six", "evidence": [{"time_s": 1.2, "note": "first cut"}]},
     ]))
     trace = tmp_path / "trace.jsonl"
     p = run("ask", bikes_mp4, "How many shots?", "--option", "five", "--option", "six", "--script", script,
             "--json", "--trace", trace, cache_dir=tmp_path / "c")
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)  # stdout holds exactly one JSON object
-    assert out["status"] == "answered" and out["choice"] == 1 and out["answer"] == "six shots"
+    assert out["status"] == "answered" and out["choice"] == 1 and out["answer"] == "six"
     assert out["evidence"] == [{"time_s": 1.2, "frame_index": 30, "box": None, "note": "first cut"}]
     assert out["trace"]["totals"]["tool_calls"] == 1 and out["trace"]["totals"]["frames_decoded"] > 0
     assert len(trace.read_text().splitlines()) == 3

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -48,6 +50,9 @@ def test_a_resident_server_serves_later_commands_until_stopped(config, bikes_mp4
         shorter.write_text(config.read_text().replace("n_ctx = 4096", "n_ctx = 2048"))
         other = run("planner", "start", "--config", shorter, cache_dir=cache)  # other settings: refused
         assert other.returncode == 2 and "another planner server runs" in other.stderr
+
+        os.kill(record["pid"], signal.SIGSTOP)  # a server that does not answer (as when busy) is still stopped
+        assert "running (busy: not answering" in run("planner", "status", cache_dir=cache).stdout
     finally:
         stopped = run("planner", "stop", cache_dir=cache)
     assert stopped.stdout.strip() == f"stopped planner server pid {record['pid']}"

@@ -31,7 +31,7 @@ from tests.videos import (
     write_packed_bframes_avi,
     write_timed_video,
 )
-from tools.errors import NotAVideoError, VideoError
+from tools.errors import CorruptVideoError, NotAVideoError, VideoError
 from tools.video import VideoReader
 
 SIZE = (160, 96)
@@ -260,6 +260,21 @@ def test_codec_and_container_agree_with_opencv(tmp_path, name, codec, expected_c
     assert reader.meta.fps == pytest.approx(fps, rel=1e-3)
     assert_renders(images, 30, cuts=(12,))
     assert_same_as_opencv(path, 30)
+
+
+def test_single_frame_gif_is_a_one_frame_video(tmp_path):
+    """A still GIF (its only frame carries the file header) is a video of one frame, and a
+    copy cut inside that frame has no decodable frame."""
+    path = make_video(tmp_path / "still.gif", n_frames=1, fps=25)
+    reader, images = read_all(path)
+    assert reader.meta.n_frames == 1 and reader.warnings == []
+    assert_renders(images, 1)
+    assert_same_as_opencv(path, 1)
+    cut = tmp_path / "cut.gif"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(CorruptVideoError) as info:
+        VideoReader.open(cut)
+    assert str(info.value).endswith("(the file ends inside its first frame: it was cut short); decoding stopped after 0 frames")
 
 
 def test_matroska_with_several_streams(tmp_path):
