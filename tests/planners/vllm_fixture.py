@@ -12,6 +12,8 @@ lives for the module that uses it, so two never compete for the cores; startup t
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 
 from planners.servers.vllm_cpu import VllmCpuServer, VllmEnvMissingError, require_vllm_env, vlm_serve_args
@@ -21,6 +23,25 @@ VLM_MAX_IMAGES = 4
 VLM_MAX_MODEL_LEN = 8192
 #: Seen here: SmolLM2 healthy after 195 s and the tiny VLM after 370 s with a load average of 7.
 STARTUP_TIMEOUT_S = 600
+
+
+#: The servers this process is running now: at most one (see ``_one_at_a_time``).
+_RUNNING: list[VllmCpuServer] = []
+
+
+@contextmanager
+def _one_at_a_time(server: VllmCpuServer):
+    """Run ``server`` for the duration, failing if another is still up: on 2 cores two servers
+    starting side by side each take twice as long (module-scoped fixtures of consecutive
+    modules do not overlap; this keeps it so)."""
+    if _RUNNING:
+        pytest.fail(f"a vLLM server is already running ({_RUNNING[0]!r}); tests may start one at a time", pytrace=False)
+    with server:
+        _RUNNING.append(server)
+        try:
+            yield server
+        finally:
+            _RUNNING.remove(server)
 
 
 def _env():
@@ -34,7 +55,7 @@ def _env():
 def vllm_server():
     """A running VllmCpuServer; ``.base_url`` ends in /v1, ``.model_name`` is the served name."""
     _env()
-    with VllmCpuServer(startup_timeout_s=STARTUP_TIMEOUT_S) as server:
+    with _one_at_a_time(VllmCpuServer(startup_timeout_s=STARTUP_TIMEOUT_S)) as server:
         yield server
 
 
@@ -42,6 +63,7 @@ def vllm_server():
 def vlm_server():
     """The tiny Qwen2.5-VL behind ``vllm serve``, taking at most ``VLM_MAX_IMAGES`` images."""
     paths = _env()
-    with VllmCpuServer(paths.vlm_dir, max_model_len=VLM_MAX_MODEL_LEN, extra_args=vlm_serve_args(VLM_MAX_IMAGES),
-                       startup_timeout_s=STARTUP_TIMEOUT_S) as server:
+    server = VllmCpuServer(paths.vlm_dir, max_model_len=VLM_MAX_MODEL_LEN, extra_args=vlm_serve_args(VLM_MAX_IMAGES),
+                           startup_timeout_s=STARTUP_TIMEOUT_S)
+    with _one_at_a_time(server) as server:
         yield server
