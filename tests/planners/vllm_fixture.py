@@ -4,8 +4,13 @@
 ``VLM_MAX_IMAGES`` images per prompt. The vLLM environment and both models are built by
 ``bash scripts/vllm_env.sh`` (once, minutes; a second run is a no-op). When it is missing the
 tests FAIL with that command: a skipped vLLM test would look like a passing one. Each server
-lives for the module that uses it, so two never compete for the cores; startup takes 2-6 min on
-2 cores (the CUDA torch build of the swapped env imports slowly; more under load).
+lives for the module that uses it, and a second one refuses to start while the first runs, so two
+never compete for the cores. Startup on 2 cores another job keeps busy (load 7-10, nice 15):
+SmolLM2 220 s, the tiny VLM 303-362 s; on idle cores 25-30 s and ~2.5 min. Most of it is Python
+processes importing torch (the swapped env's CUDA build) and vLLM: the API server, the engine
+core and its worker, and, until ``vllm-cache`` in the venv holds the result, a model-inspection
+subprocess (~40 s); the VLM's API server also warms its image processor (~110 s under that load,
+beside the engine's start).
 
     from tests.planners.vllm_fixture import vllm_server, vlm_server  # noqa: F401 (fixtures)
 """
@@ -21,7 +26,7 @@ from planners.servers.vllm_cpu import VllmCpuServer, VllmEnvMissingError, requir
 #: The image limit the tiny VLM is served with (a request with more gets HTTP 400).
 VLM_MAX_IMAGES = 4
 VLM_MAX_MODEL_LEN = 8192
-#: Seen here: SmolLM2 healthy after 195 s and the tiny VLM after 370 s with a load average of 7.
+#: Seen here at a load average of 7-13: SmolLM2 healthy after 195-220 s, the tiny VLM after 303-370 s.
 STARTUP_TIMEOUT_S = 600
 
 
