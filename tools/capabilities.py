@@ -269,3 +269,97 @@ BUILTIN_CAPABILITIES: dict[str, Capability] = {
     for c in (VIDEO_INFO, DETECT_SHOTS, DETECT_OBJECTS, TRACK_OBJECTS, COUNT_OBJECTS, OBJECT_TIMELINE,
               MOTION_DIRECTION, RETRIEVE_FRAMES, READ_TEXT, DESCRIBE_FRAMES, DOMINANT_COLOR)
 }
+
+
+# -- speech and ImageNet labels (lite perception) ------------------------------------------
+
+
+class TranscribeSpeechArgs(_Args):
+    span: TimeSpan | None = SpanField
+
+
+class SpokenWord(BaseModel):
+    """One word heard, with its start and end on the video's clock (seconds)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start_s: float
+    end_s: float
+    text: str
+    probability: float = Field(ge=0, le=1)
+
+
+class SpeechSegment(BaseModel):
+    """A stretch of speech (about a sentence): times in video seconds, its text and words."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start_s: float
+    end_s: float
+    text: str
+    words: list[SpokenWord] = Field(default_factory=list)
+    no_speech_prob: float = Field(default=0.0, ge=0, le=1, description="the model's belief that this is not speech")
+
+
+class Transcript(BaseModel):
+    """What a speech model heard. ``language``: ISO 639-1 code it detected (or was told)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    language: str
+    language_probability: float = Field(ge=0, le=1)
+    segments: list[SpeechSegment]
+
+
+class SpeechResult(_Result):
+    has_audio: bool = Field(description="False: the video has no audio stream (nothing was transcribed)")
+    span: TimeSpan = Field(description="the part of the video listened to, seconds")
+    transcript: Transcript | None = None
+
+
+class ClassifyFramesArgs(_Args):
+    times: list[float] | None = Field(
+        default=None, min_length=1, max_length=16, description="times in seconds of the frames to label; omit to sample"
+    )
+    span: TimeSpan | None = Field(default=None, description="when times are omitted: part of the video to sample, seconds")
+    fps: Capped(2.0) = Field(default=0.5, gt=0, description="when times are omitted: frames per second to sample (at most 2)")
+    top_k: Capped(10) = Field(default=3, ge=1, description="labels per frame (at most 10)")
+
+
+class ImageLabel(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(description="class name, e.g. 'hare'")
+    score: float = Field(ge=0, le=1, description="probability")
+
+
+class FrameLabels(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    frame_index: int
+    time_s: float
+    labels: list[ImageLabel] = Field(description="best first")
+
+
+class FrameLabelsResult(_Result):
+    frames: list[FrameLabels]
+
+
+TRANSCRIBE_SPEECH = Capability(
+    name="transcribe_speech", args=TranscribeSpeechArgs, result=SpeechResult,
+    description=(
+        "Transcribe what is said in the video's audio (or a span of it): sentences with start and end times in "
+        "seconds and the words they contain. Says so when the video has no sound or no speech."
+    ),
+)
+
+CLASSIFY_FRAMES = Capability(
+    name="classify_frames", args=ClassifyFramesArgs, result=FrameLabelsResult,
+    description=(
+        "Name what whole frames show with image-classifier labels (animals, objects, scenes: e.g. 'hare', "
+        "'tabby', 'seashore'), best first with probabilities, for frames at given times or sampled over a span. "
+        "Use it for things an object detector has no name for."
+    ),
+)
+
+BUILTIN_CAPABILITIES.update({c.name: c for c in (TRANSCRIBE_SPEECH, CLASSIFY_FRAMES)})
