@@ -7,6 +7,7 @@ frame cap), keeps the ``person`` tracks, and scores them against ``gt.txt`` with
 
     python scripts/track_mot.py VIDEO GT_TXT [--fps 10] [--profile lite] [--cache FILE] [--out hyp.txt]
 
+Ground truth is scored on the frames looked at (all of them when ``--fps`` is the video's rate).
 ``--cache`` keeps the detections between runs (the tracker's own rows are cleared first, so a
 change to the tracker is always measured).
 """
@@ -49,7 +50,9 @@ def main() -> None:
     hyp = detections_to_mot_rows(result.data.detections, labels=["person"])
     if args.out:
         write_mot_file(hyp, args.out)
-    scores = score_mot(read_mot_file(args.gt), hyp)
+    # A rate below the video's looks at some frames only: score those.
+    looked = {f + 1 for f in result.data.sampled_frames}
+    scores = score_mot([r for r in read_mot_file(args.gt) if r.frame in looked], hyp)
     report = scores.model_dump() | {"tracks": len(result.data.tracks), "seconds": round(seconds, 1)}
     print(json.dumps(report, indent=1))
 

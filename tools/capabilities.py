@@ -85,6 +85,11 @@ class DetectionsResult(_Result):
     )
     sampled_frames: list[int] = Field(default_factory=list, description="indices of the frames looked at")
     sampled_times_s: list[float] = Field(default_factory=list, description="their times, seconds")
+    low_score: Detections | None = Field(
+        default=None,
+        description="boxes scoring below the reporting threshold, kept for trackers (ByteTrack's second "
+                    "association extends tracks through them); not in the observation",
+    )
 
 
 class TrackObjectsArgs(DetectObjectsArgs):
