@@ -9,8 +9,11 @@ whole sequence. Three passes:
 2. offline stitching: the tool sees the whole span, so a track that ends is joined to one
    that starts a little later where it could have walked and looks the same (the tracker had
    lost it for longer than it waits, or a second box took over);
-3. gap filling: frames inside a track where its object was missed get a box interpolated
-   between the boxes on either side (at most ``max_fill_s`` seconds), marked with confidence 0.
+3. smoothing and gap filling: each box is refitted to the track's neighbouring boxes, and
+   frames inside a track where its object was missed get a box interpolated between the boxes
+   on either side (at most ``max_fill_s`` seconds), marked with confidence 0.
+
+Tracks seen for less than ``MIN_TRACK_S`` seconds are dropped (detector flicker).
 """
 
 from __future__ import annotations
@@ -20,17 +23,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tools.bytetrack import ByteTracker, TrackerConfig, assign, _LARGE
+from tools.bytetrack import LARGE, ByteTracker, TrackerConfig, assign
 from tools.capabilities import Track
 from tools.detections import Detections
 
 #: Tracks with fewer boxes than this are detector flicker and are dropped.
 MIN_TRACK_BOXES = 2
+#: Tracks seen for less than this many seconds (first to last box) are dropped too.
+MIN_TRACK_S = 0.5
 
 
 @dataclass(frozen=True)
 class LinkConfig:
-    """Offline passes. Seconds are video time."""
+    """Offline passes. Seconds are video time. The defaults were chosen on PETS09-S2L1 and a
+    rendered TUD-Stadtmitte (BENCHMARKS.md) and hold at 3-25 frames per second."""
 
     max_gap_s: float = 6.0
     """Longest gap between a track's end and another's start that stitching bridges."""
@@ -43,8 +49,8 @@ class LinkConfig:
     max_fill_s: float = 2.0
     """Longest gap inside a track that gets interpolated boxes."""
     smooth_s: float = 0.4
-    """Each box's size and centre are averaged with the track's boxes this many seconds either
-    side (detector boxes of small objects jitter by a fifth of their width)."""
+    """Each box's centre and size are refitted by a straight line through the track's boxes
+    this many seconds either side (boxes of small objects jitter by a fifth of their width)."""
 
 
 @dataclass
@@ -56,9 +62,6 @@ class _Piece:
     scores: np.ndarray
     rows: np.ndarray
     feature: np.ndarray | None
-
-    def head_feature(self) -> np.ndarray | None:
-        return self.feature
 
     def velocity(self, end: bool) -> np.ndarray:
         """Centre velocity (pixels per step) over up to 5 boxes at the ``end`` (or start)."""
@@ -102,7 +105,8 @@ def track(
             mine = by_step.get(k, [])
             feats = features[mine] if features is not None else None
             tracker.update(dets.xyxy[mine], dets.confidence[mine], feats)
-        pieces = [_piece(t.boxes, features) for t in tracker.finish()]
+        # the tracker numbers a frame's boxes 0..n-1: back to rows of ``dets``
+        pieces = [_piece([(k, b, sc, by_step[k][i]) for k, b, sc, i in t.boxes], features) for t in tracker.finish()]
         pieces = stitch(pieces, fps, links)
         for tid, piece in enumerate(pieces, start=1):
             piece = smooth(piece, int(round(links.smooth_s * fps)))
@@ -128,7 +132,7 @@ def stitch(pieces: list[_Piece], fps: float, links: LinkConfig) -> list[_Piece]:
     max_gap = links.max_gap_s * fps
     while True:
         n = len(pieces)
-        cost = np.full((n, n), _LARGE)
+        cost = np.full((n, n), LARGE)
         for a, pa in enumerate(pieces):
             if pa.feature is None:
                 continue
@@ -228,7 +232,8 @@ def _renumber(parts: list[Detections]) -> Detections:
     keys = np.array([f"{lbl}#{tid}" for lbl, tid in zip(merged.label, merged.track_id)])
     observed = merged.confidence > 0
     names, counts = np.unique(keys[observed], return_counts=True)
-    lasting = np.isin(keys, names[counts >= MIN_TRACK_BOXES])
+    spans = np.array([np.ptp(merged.time_s[observed & (keys == k)]) for k in names])
+    lasting = np.isin(keys, names[(counts >= MIN_TRACK_BOXES) & (spans >= MIN_TRACK_S - 1e-6)])
     merged, keys = merged[lasting], keys[lasting]
     if not len(merged):
         return _empty()

@@ -81,3 +81,16 @@ def test_dominant_color_on_a_generated_red_frame(tmp_path):
         runner = ToolRunner(default_registry().toolset("core"), reader, cache=None)
         (r,) = runner.run([ToolCall(name="dominant_color", args={"time_s": 0.5})])
     assert r.status == "ok" and "red" in r.observation.split("(")[0]
+
+
+def test_detections_below_the_reporting_threshold_are_kept_for_tracking(runner):
+    args = {"phrases": ["person", "car"], "span": {"start_s": 7.5, "end_s": 9.6}, "fps": 5.0}
+    r = call(runner, "detect_objects", **args)
+    reported, low = r.data.detections, r.data.low_score
+    assert len(reported) and reported.confidence.min() >= 0.35
+    assert low is not None and len(low) and 0.2 <= low.confidence.min() and low.confidence.max() < 0.35
+    assert set(low.frame_index.tolist()) <= set(r.data.sampled_frames)
+    tracked = call(runner, "track_objects", **args).data.detections
+    observed = tracked[tracked.confidence > 0]
+    # some weak boxes extended tracks (ByteTrack's second association)
+    assert (observed.confidence < 0.35).any()
