@@ -15,6 +15,7 @@ change to the tracker is always measured).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -22,7 +23,7 @@ from pathlib import Path
 from evals.mot import detections_to_mot_rows, read_mot_file, score_mot, write_mot_file
 from tools.cache import ResultCache
 from tools.runner import ToolRunner
-from tools.toolset import build_toolset
+from tools.toolset import ToolSet, build_toolset
 from tools.types import ToolCall
 from tools.video import VideoReader
 
@@ -40,8 +41,13 @@ def main() -> None:
     cache = ResultCache(args.cache) if args.cache else None
     if cache is not None:
         cache.clear(tool="track_objects")
+    toolset = build_toolset(args.profile)
+    # A whole sequence takes longer than a backend allows one question's call (300 s for
+    # detection and tracking): lift those limits to the runner's.
+    toolset = ToolSet(toolset.profile, {n: dataclasses.replace(b, timeout_s=3600.0) for n, b in toolset.backends.items()},
+                      toolset.dropped, toolset.device)
     with VideoReader.open(args.video) as reader:
-        runner = ToolRunner(build_toolset(args.profile), reader, cache=cache, timeout_s=3600, max_frames=None)
+        runner = ToolRunner(toolset, reader, cache=cache, timeout_s=3600, max_frames=None)
         start = time.monotonic()
         (result,) = runner.run([ToolCall(name="track_objects", args={"phrases": ["person"], "fps": args.fps})])
         seconds = time.monotonic() - start
