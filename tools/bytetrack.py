@@ -129,7 +129,8 @@ def assign(cost: np.ndarray) -> list[tuple[int, int]]:
 
 @dataclass
 class TrackState:
-    """One track while tracking. ``boxes``: (step, x1 y1 x2 y2, score, detection row) observed."""
+    """One track while tracking. ``boxes``: what it observed, as (step, x1 y1 x2 y2, score,
+    index of the box in that step's ``update`` call)."""
 
     track_id: int
     mean: np.ndarray
