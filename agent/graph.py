@@ -16,6 +16,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.option_scores import OptionScorer
 from agent.types import ToolCallRecord, Trace, TraceStep
 from planners.base import CallTools, FinalAnswer, HistoryStep, ImagePart, Planner, PlannerError, PlannerInput
 from tools.runner import ToolRunner
@@ -52,6 +53,9 @@ class AgentState(TypedDict, total=False):
 
 
 ProgressFn = Callable[[str], None]
+#: Called with a trace step when the planner has replied (``"planned"``) and when its tool
+#: calls have run (``"acted"``); the step is the live trace object, so read, don't keep.
+StepFn = Callable[[TraceStep, Literal["planned", "acted"]], None]
 
 
 @dataclass
@@ -69,6 +73,8 @@ class RunContext:
     trace: Trace
     images: Callable[[int, tuple[HistoryStep, ...]], tuple[ImagePart, ...]] = lambda turn, history: ()
     progress: ProgressFn = lambda message: None
+    on_step: StepFn = lambda step, phase: None
+    option_scorer: OptionScorer | None = None
     results: dict[str, ToolResult] = field(default_factory=dict)
 
 
@@ -84,6 +90,12 @@ def _exhausted_budget(state: AgentState, ctx: RunContext) -> str | None:
 
 def plan(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     ctx = runtime.context
+    update = _plan(state, ctx)
+    ctx.on_step(ctx.trace.steps[-1], "planned")
+    return update
+
+
+def _plan(state: AgentState, ctx: RunContext) -> dict[str, Any]:
     update: dict[str, Any] = {}
     forced = state.get("forced", False)
     retrying = state.get("feedback") is not None
@@ -95,6 +107,7 @@ def plan(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
             update["forced"] = True
     kind = "forced_answer" if forced else ("retry" if retrying else "plan")
     history = tuple(state.get("history", ()))
+    scores = ctx.option_scorer(ctx.options, history) if ctx.options and history and ctx.option_scorer else None
     request = PlannerInput(
         question=ctx.question,
         options=ctx.options,
@@ -105,9 +118,10 @@ def plan(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         must_answer=forced,
         must_call_tools=len(history) < ctx.budgets.min_tool_steps and bool(ctx.tool_specs),
         images=ctx.images(state.get("turns", 0), history),
+        option_scores=scores,
     )
     ctx.progress(f"planning (step {len(ctx.trace.steps) + 1})")
-    step = TraceStep(index=len(ctx.trace.steps), kind=kind, action="invalid")
+    step = TraceStep(index=len(ctx.trace.steps), kind=kind, action="invalid", option_scores=list(scores) if scores else None)
     ctx.trace.steps.append(step)
     try:
         reply = ctx.planner.plan(request)
@@ -150,6 +164,7 @@ def act(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     for result in results:
         ctx.results[result.call_id] = result
         step.tool_calls.append(_record(result))
+    ctx.on_step(step, "acted")
     observations = tuple(Observation.of(r) for r in results)
     return {
         "history": [HistoryStep(action=action, observations=observations)],

@@ -140,9 +140,15 @@ def local_model_path(model: str) -> Path:
 
 @contextmanager
 def serve_local_llm(local: LocalLLMConfig) -> Iterator[str]:
-    """Start llama.cpp's OpenAI-compatible server for ``local`` and yield its base URL."""
+    """Yield the base URL of llama.cpp's OpenAI-compatible server for ``local``: the resident
+    server (``vidagent planner start``) when one serves it, else one started for this block."""
+    from agent import resident_planner
     from planners.servers.llamacpp import LlamaCppServer
 
+    resident = resident_planner.find(local)
+    if resident is not None:
+        yield resident.base_url
+        return
     path = local_model_path(local.model)
     threads = {"n_threads": local.n_threads} if local.n_threads else {}
     with LlamaCppServer(path, n_ctx=local.n_ctx, startup_timeout_s=local.startup_timeout_s, **threads) as server:

@@ -52,6 +52,9 @@ class TraceStep(BaseModel):
     planner_seconds: float = 0.0
     tool_calls: list[ToolCallRecord] = Field(default_factory=list)
     tools_seconds: float = 0.0
+    option_scores: list[float] | None = Field(
+        default=None, description="multiple choice: the option-score hint shown this turn, one per option"
+    )
 
 
 class TraceTotals(BaseModel):
@@ -122,7 +125,10 @@ class Answer(BaseModel):
     ``status``: ``answered``; ``unparsed`` (the planner's reply failed validation twice: no
     answer is guessed); ``budget_exhausted`` (a budget ran out and the forced answer turn gave
     no valid answer); ``error`` (the planner could not be reached, or the run crashed).
-    ``choice`` is the 0-based option index for multiple-choice questions, else None.
+    ``choice`` is the 0-based option index for multiple-choice questions, else None; it is the
+    option the answer's text names. ``confidence`` of a multiple-choice answer is at most 1/k
+    when the planner's option checks left k options open (1/len(options) when nothing in the
+    tool results told the options apart): a low value says the choice is close to a guess.
     """
 
     model_config = ConfigDict(extra="forbid")

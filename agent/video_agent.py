@@ -7,9 +7,10 @@ import io
 import time
 import uuid
 from pathlib import Path
-from typing import Sequence
+from typing import Literal, Sequence
 
-from agent.graph import Budgets, ProgressFn, RunContext, build_graph
+from agent.graph import Budgets, ProgressFn, RunContext, StepFn, build_graph
+from agent.option_scores import OptionScorer, default_option_scorer
 from agent.types import Answer, Trace
 from planners.base import FinalAnswer, HistoryStep, ImagePart, Planner
 from tools.cache import ResultCache
@@ -27,7 +28,11 @@ class VideoAgent:
 
     ``tools``: a ToolSet, a ToolsConfig, or a profile name (``core``, ``lite``, ``full``),
     optionally limited to ``tool_names``. ``cache``: a ResultCache, ``"default"`` (the user cache directory or
-    ``$VIDAGENT_CACHE_DIR``) or None to compute everything afresh.
+    ``$VIDAGENT_CACHE_DIR``) or None to compute everything afresh. ``progress`` gets short
+    status lines; ``on_step`` gets each trace step when the planner has replied and again when
+    its tool calls have run (how ``vidagent serve`` streams a run). ``option_scorer``: what
+    scores the options of a multiple-choice question against the tool results, as a hint for
+    the planner (``agent.option_scores``); ``"auto"`` picks by profile (none for ``core``).
 
     >>> from planners.scripted import ScriptedPlanner                        # doctest: +SKIP
     >>> agent = VideoAgent(planner=ScriptedPlanner([...]), tools="core")      # doctest: +SKIP
@@ -44,6 +49,8 @@ class VideoAgent:
         budgets: Budgets | None = None,
         tool_timeout_s: float = 120.0,
         progress: ProgressFn | None = None,
+        on_step: StepFn | None = None,
+        option_scorer: OptionScorer | Literal["auto"] | None = "auto",
     ):
         self.planner = planner
         toolset = tools if isinstance(tools, ToolSet) else build_toolset(tools)
@@ -52,6 +59,8 @@ class VideoAgent:
         self.budgets = budgets or Budgets()
         self.tool_timeout_s = tool_timeout_s
         self.progress = progress or (lambda message: None)
+        self.on_step = on_step or (lambda step, phase: None)
+        self.option_scorer = default_option_scorer(toolset.profile) if option_scorer == "auto" else option_scorer
         self._graph = build_graph()
 
     def ask(self, video: str | Path | VideoReader, question: str, options: Sequence[str] | None = None) -> Answer:
@@ -97,6 +106,8 @@ class VideoAgent:
             trace=trace,
             images=_image_source(self.planner, reader),
             progress=self.progress,
+            on_step=self.on_step,
+            option_scorer=self.option_scorer,
         )
         limit = 4 * (self.budgets.max_steps + 2) + 8
         try:
@@ -118,10 +129,9 @@ class VideoAgent:
 def _answer_evidence(final: FinalAnswer, results, reader: VideoReader) -> list[Evidence]:
     """The planner's cited evidence (frame indices filled in); when it cites none, the
     evidence of the tool results it saw, labelled with the tool that produced it."""
-    meta = reader.meta
     if final.evidence:
         return [
-            e if e.frame_index is not None else e.model_copy(update={"frame_index": meta.frame_at(e.time_s)})
+            e if e.frame_index is not None else e.model_copy(update={"frame_index": reader.index_at(e.time_s)})
             for e in final.evidence
         ]
     seen, out = set(), []
@@ -151,7 +161,7 @@ def _image_source(planner: Planner, reader: VideoReader):
             indices = [f.index for f in reader.uniform(max_images, size=None)] if turn == 0 else []
         else:
             times = [e.time_s for obs in history[-1].observations for e in obs.evidence]
-            indices = sorted({reader.meta.frame_at(t) for t in times})[:max_images]
+            indices = sorted({reader.index_at(t) for t in times})[:max_images]
         return tuple(_jpeg_part(reader, i, max_side) for i in indices)
 
     return images

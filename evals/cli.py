@@ -24,10 +24,11 @@ def eval_group() -> None:
 @click.option("--pipeline", "pipeline_path", type=click.Path(path_type=Path), default=None,
               help="pipeline TOML (planner, tools, budgets, cache)")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="run directory, e.g. runs/NAME")
+@click.option("--data", "--annotations", "annotations_dir", type=click.Path(path_type=Path), default=None,
+              help="the suite's data folder (its annotation files); default: <root>/<suite> with root "
+                   "$VIDAGENT_DATA_DIR, else the pipeline's [data] dir, else <user data dir>/benchmarks")
 @click.option("--videos", "videos_dir", type=click.Path(path_type=Path), default=None,
-              help="folder of the suite's videos")
-@click.option("--annotations", "annotations_dir", type=click.Path(path_type=Path), default=None,
-              help="folder of the suite's annotation files (default: the benchmark data folder)")
+              help="folder of the suite's videos (default: <data folder>/videos)")
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="only the first N samples")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="samples answered at once")
 @click.option("--resume", is_flag=True, help="continue the run in --out, skipping samples already done")
@@ -38,10 +39,15 @@ def eval_group() -> None:
               help="re-run a recorded run without models (suite, pipeline, videos and limit default to its own)")
 @click.option("--timeout-s", type=click.FloatRange(min=0, min_open=True), default=None,
               help="per-sample wall-time limit in seconds; a sample over it becomes an error row")
+@click.option("--tracks", "tracks_dir", type=click.Path(path_type=Path), default=None,
+              help="tracking suites: score the results files <DIR>/<sequence>.txt instead of running a pipeline")
+@click.option("--phrase", "phrases", multiple=True,
+              help="tracking suites: what to track (repeat for several; default: person)")
 @click.option("--no-progress", is_flag=True, help="no progress display on stderr")
 def run_command(suite_name, pipeline_path, out_dir, videos_dir, annotations_dir, limit, workers, resume, executor,
-                record, replay_dir, timeout_s, no_progress) -> None:
-    """Answer every sample of a suite with a pipeline; write the run directory --out."""
+                record, replay_dir, timeout_s, tracks_dir, phrases, no_progress) -> None:
+    """Answer every sample of a suite with a pipeline (a tracking suite: track every sequence
+    with the pipeline's track_objects); write the run directory --out."""
     import sys
 
     from evals.pipeline import Pipeline
@@ -49,6 +55,14 @@ def run_command(suite_name, pipeline_path, out_dir, videos_dir, annotations_dir,
     from evals.run_dir import RunDir
     from evals.runner import RunOptions, run_suite
 
+    if suite_name is not None and _suite_class(suite_name).kind == "tracking":
+        _run_tracking(suite_name, pipeline_path, out_dir, annotations_dir, limit, resume, timeout_s, tracks_dir,
+                      phrases, progress=not no_progress,
+                      unused={"--videos": videos_dir, "--record": record, "--replay": replay_dir,
+                              "--workers": workers != 1, "--executor": executor != "local"})
+        return
+    if tracks_dir is not None or phrases:
+        raise InputError("--tracks and --phrase are for tracking suites (e.g. --suite mot)")
     if record and replay_dir is not None:
         raise InputError("--record and --replay exclude each other")
     if replay_dir is not None:
@@ -60,13 +74,14 @@ def run_command(suite_name, pipeline_path, out_dir, videos_dir, annotations_dir,
         limit = limit if limit is not None else recorded["args"].get("limit")
     if suite_name is None or pipeline_path is None:
         raise InputError("pass --suite NAME and --pipeline FILE (or --replay RUN)")
-    suite = _suite(suite_name, annotations_dir)
+    pipeline = Pipeline.load(pipeline_path)
+    suite = _suite(suite_name, annotations_dir, pipeline.config.data.dir)
     options = RunOptions(
         out_dir=out_dir, videos_dir=Path(videos_dir) if videos_dir else None, limit=limit, workers=workers,
         resume=resume, executor=executor, record=record, replay=replay_dir, timeout_s=timeout_s,
         progress=not no_progress,
     )
-    outcome = run_suite(suite, Pipeline.load(pipeline_path), options, argv=sys.argv[1:])
+    outcome = run_suite(suite, pipeline, options, argv=sys.argv[1:])
     for repair in outcome.repairs:
         click.echo(f"vidagent: resumed after an interruption: {repair}", err=True)
     click.echo(f"{outcome.run_dir.path}: {outcome.n_written} samples answered now, {outcome.n_skipped} already done, "
@@ -129,14 +144,53 @@ def suites_command(as_json: bool) -> None:
         click.echo(f"{name:<{width}}  {cls.description}")
 
 
-def _suite(name: str, annotations_dir):
-    from evals.suites import get_suite
+def _suite_class(name: str):
+    from evals.suites import available_suites
 
-    kwargs = {"annotations_dir": annotations_dir} if annotations_dir else {}
-    try:
-        return get_suite(name, **kwargs)
-    except KeyError as exc:
-        raise InputError(exc.args[0]) from exc
+    suites = available_suites()
+    if name not in suites:
+        raise InputError(f"unknown suite {name!r}; available: {', '.join(suites)}")
+    return suites[name]
+
+
+def _suite(name: str, data_dir: Path | None, configured_root: str | None, **kwargs):
+    """The suite ``name`` reading from ``data_dir``, else from its folder under the data root
+    (``evals.data_dirs``; ``configured_root`` is the pipeline's ``[data] dir``)."""
+    from evals.data_dirs import data_root
+
+    cls = _suite_class(name)
+    return cls(annotations_dir=data_dir or cls.default_data_dir(data_root(configured_root)), **kwargs)
+
+
+def _run_tracking(suite_name, pipeline_path, out_dir, data_dir, limit, resume, timeout_s, tracks_dir, phrases, *,
+                  progress: bool, unused: dict) -> None:
+    """``eval run`` for a tracking suite: track (or score) every sequence, print the tables."""
+    import sys
+
+    from evals.pipeline import Pipeline
+    from evals.report import load_run, summary_text
+    from evals.tracking_runner import TrackingOptions, run_tracking_suite
+
+    given = [flag for flag, value in unused.items() if value]
+    if given:
+        raise InputError(f"{', '.join(given)}: not used by the tracking suite {suite_name!r} "
+                         "(sequences run one after another, frames come from the sequence folders)")
+    if (pipeline_path is None) == (tracks_dir is None):
+        raise InputError(f"--suite {suite_name}: pass --pipeline FILE (track with its track_objects) "
+                         "or --tracks DIR (score results files), not both")
+    pipeline = Pipeline.load(pipeline_path) if pipeline_path is not None else None
+    kwargs = {"phrases": phrases} if phrases else {}
+    suite = _suite(suite_name, data_dir, pipeline.config.data.dir if pipeline else None, **kwargs)
+    options = TrackingOptions(out_dir=out_dir, tracks_dir=tracks_dir, limit=limit, resume=resume,
+                              timeout_s=timeout_s, progress=progress)
+    outcome = run_tracking_suite(suite, pipeline, options, argv=sys.argv[1:])
+    for repair in outcome.repairs:
+        click.echo(f"vidagent: resumed after an interruption: {repair}", err=True)
+    verb = "scored" if tracks_dir is not None else "tracked"
+    click.echo(f"{outcome.run_dir.path}: {outcome.n_written} sequences {verb} now, {outcome.n_skipped} already done, "
+               f"{outcome.n_selected} selected", err=True)
+    if outcome.rows:
+        click.echo(summary_text(load_run(outcome.run_dir.path)))
 
 
 def _load(path: Path, load_run):

@@ -16,15 +16,22 @@ which numpy 2 removed. This module never takes that path: it builds each frame's
 matrix itself with motmetrics' own ``boxiou`` (the same formula ``iou_matrix`` uses) and
 feeds ``MOTAccumulator.update`` directly, so no numpy patching is needed.
 
-Like TrackEval's MOT15 setting, no distractor classes are removed; ground-truth rows with
-``conf == 0`` are dropped (``drop_ignored_gt``).
+Ground truth is prepared as TrackEval prepares MOTChallenge data (``mot_challenge_filter``):
+rows with ``conf == 0`` are dropped (``drop_ignored_gt``); when the ground truth carries
+classes (MOT16/17/20), only pedestrians (class 1) are scored and hypothesis boxes that match
+a distractor (person on vehicle, static person, distractor, reflection) are removed first.
+Ground truth without classes (MOT15, class -1) keeps every box.
+
+``evaluate_mot`` keeps what combining sequences needs (additive counts and TrackEval's HOTA
+state, ``MotEvaluation``); ``combine_evaluations`` pools sequences as motmetrics' "OVERALL"
+and TrackEval's "COMBINED_SEQ" do.
 """
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,7 +158,8 @@ def detections_to_mot_rows(
 
 
 class MotScores(BaseModel):
-    """Tracking scores of one sequence. Ratios are fractions (MOTA may be negative).
+    """Tracking scores of one sequence, or of several combined. Ratios are fractions (MOTA may
+    be negative; a ratio with a zero denominator is NaN, as motmetrics gives it).
 
     ``motp`` is motmetrics' MOTP: the mean (1 - IoU) distance of matched pairs, so lower is
     better (MOTChallenge tables print 1 - motp). ``hota``/``deta``/``assa``/``loca`` are
@@ -184,10 +192,123 @@ class MotScores(BaseModel):
     loca: float | None = None
 
 
-_MOTMETRICS_FIELDS = (
-    "mota", "motp", "idf1", "idp", "idr", "recall", "precision", "num_switches", "num_false_positives",
-    "num_misses", "num_fragmentations", "num_objects", "num_predictions", "num_unique_objects",
-    "mostly_tracked", "partially_tracked", "mostly_lost", "num_frames",
+class MotCounts(BaseModel):
+    """The additive CLEAR MOT and identity counts of one or more sequences (motmetrics' names).
+
+    ``num_detections`` counts matched pairs, switches included; ``distance_sum`` is the sum of
+    their (1 - IoU) distances; ``idtp``/``idfp``/``idfn`` are the identity true positives,
+    false positives and false negatives of the best global id pairing. Every score in
+    ``MotScores`` except HOTA follows from these, and counts of several sequences add up.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    num_frames: int
+    num_objects: int
+    num_predictions: int
+    num_detections: int
+    num_switches: int
+    num_false_positives: int
+    num_misses: int
+    num_fragmentations: int
+    num_unique_objects: int
+    mostly_tracked: int
+    partially_tracked: int
+    mostly_lost: int
+    idtp: int
+    idfp: int
+    idfn: int
+    distance_sum: float
+
+    def __add__(self, other: "MotCounts") -> "MotCounts":
+        return MotCounts(**{k: getattr(self, k) + getattr(other, k) for k in MotCounts.model_fields})
+
+
+class HotaParts(BaseModel):
+    """TrackEval's HOTA state of one or more sequences, one value per localisation threshold
+    alpha = 0.05, 0.10, ..., 0.95 (19 values): true positive, false negative and false positive
+    detections, and association accuracy / recall / precision and localisation accuracy.
+    TrackEval combines sequences from exactly these (``HOTA.combine_sequences``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tp: list[float]
+    fn: list[float]
+    fp: list[float]
+    assa: list[float]
+    assre: list[float]
+    asspr: list[float]
+    loca: list[float]
+
+    @classmethod
+    def from_trackeval(cls, res: Mapping[str, np.ndarray]) -> "HotaParts":
+        return cls(**{ours: [float(v) for v in res[theirs]] for ours, theirs in _TRACKEVAL_FIELDS.items()})
+
+    def to_trackeval(self) -> dict[str, np.ndarray]:
+        return {theirs: np.array(getattr(self, ours), dtype=float) for ours, theirs in _TRACKEVAL_FIELDS.items()}
+
+
+_TRACKEVAL_FIELDS = {"tp": "HOTA_TP", "fn": "HOTA_FN", "fp": "HOTA_FP", "assa": "AssA", "assre": "AssRe",
+                     "asspr": "AssPr", "loca": "LocA"}
+
+
+class MotEvaluation(BaseModel):
+    """What scoring one sequence (or combining several) keeps: enough to print its scores
+    and to combine it with other sequences exactly (``combine_evaluations``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    counts: MotCounts
+    hota: HotaParts | None = None
+
+    def scores(self) -> MotScores:
+        c = self.counts
+        values: dict[str, float | int | None] = {
+            "mota": 1.0 - _ratio(c.num_misses + c.num_switches + c.num_false_positives, c.num_objects),
+            "motp": _ratio(c.distance_sum, c.num_detections),
+            "idf1": _ratio(2 * c.idtp, c.num_objects + c.num_predictions),
+            "idp": _ratio(c.idtp, c.idtp + c.idfp),
+            "idr": _ratio(c.idtp, c.idtp + c.idfn),
+            "recall": _ratio(c.num_detections, c.num_objects),
+            "precision": _ratio(c.num_detections, c.num_false_positives + c.num_detections),
+        }
+        values.update({k: getattr(c, k) for k in MotScores.model_fields if k in MotCounts.model_fields})
+        if self.hota is not None:
+            from trackeval.metrics import HOTA
+
+            res = HOTA._compute_final_fields(self.hota.to_trackeval())
+            values.update(hota=float(np.mean(res["HOTA"])), deta=float(np.mean(res["DetA"])),
+                          assa=float(np.mean(res["AssA"])), loca=float(np.mean(res["LocA"])))
+        return MotScores(**values)
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b else float("nan")
+
+
+def combine_evaluations(evaluations: Sequence[MotEvaluation]) -> MotEvaluation:
+    """Several sequences as one: counts add up (so MOTA, IDF1, ... are those of the pooled
+    boxes, as motmetrics' "OVERALL" row), HOTA is combined by TrackEval's own
+    ``combine_sequences`` (detection counts summed, association and localisation accuracy
+    weighted by true positives). HOTA is left out unless every sequence has it."""
+    if not evaluations:
+        raise ValueError("no sequences to combine")
+    counts = evaluations[0].counts
+    for e in evaluations[1:]:
+        counts = counts + e.counts
+    hota = None
+    if all(e.hota is not None for e in evaluations):
+        from trackeval.metrics import HOTA
+
+        combined = HOTA().combine_sequences({str(i): e.hota.to_trackeval() for i, e in enumerate(evaluations)})
+        hota = HotaParts.from_trackeval(combined)
+    return MotEvaluation(counts=counts, hota=hota)
+
+
+_MOTMETRICS_COUNTS = (
+    "num_frames", "num_objects", "num_predictions", "num_detections", "num_switches", "num_false_positives",
+    "num_misses", "num_fragmentations", "num_unique_objects", "mostly_tracked", "partially_tracked",
+    "mostly_lost", "idtp", "idfp", "idfn",
 )
 
 
@@ -212,28 +333,109 @@ def _box_iou(gt_xywh: np.ndarray, hyp_xywh: np.ndarray) -> np.ndarray:
     return boxiou(gt_xywh[:, None], hyp_xywh[None, :])
 
 
-def score_mot(
+#: MOTChallenge ground-truth class of the objects scored.
+PEDESTRIAN = 1
+#: Classes whose matched hypotheses are removed before scoring (TrackEval, MOT16/17): person on
+#: vehicle, static person, distractor, reflection. MOT20 adds 6, non-motorized vehicle.
+DISTRACTOR_CLASSES = frozenset({2, 7, 8, 12})
+
+
+def has_classes(gt_rows: Sequence[MotRow]) -> bool:
+    """Whether ground truth is of the MOT16/17/20 kind: every row has a class >= 1 and a
+    visibility in [0, 1]. MOT15 files have no class (-1), or world coordinates in those
+    columns (TUD-Stadtmitte: x, y, z in metres), and fail this."""
+    return bool(gt_rows) and all(r.cls >= 1 and 0 <= r.visibility <= 1 for r in gt_rows)
+
+
+def mot_challenge_filter(
+    gt_rows: Sequence[MotRow],
+    hyp_rows: Sequence[MotRow],
+    distractor_classes: Collection[int] = DISTRACTOR_CLASSES,
+    *,
+    drop_ignored_gt: bool = True,
+) -> tuple[list[MotRow], list[MotRow]]:
+    """Ground truth and hypotheses as TrackEval's ``MotChallenge2DBox`` scores them.
+
+    With classes in the ground truth (``has_classes``): per frame, hypotheses are matched one
+    to one to every ground-truth box (highest total IoU, pairs with IoU >= 0.5, Hungarian);
+    those matched to a ``distractor_classes`` box are removed; then only pedestrian ground
+    truth is kept. Without classes nothing is removed. ``drop_ignored_gt`` also drops ground
+    truth whose conf is 0.
+    """
+    gt_rows, hyp_rows = list(gt_rows), list(hyp_rows)
+    if has_classes(gt_rows):
+        from scipy.optimize import linear_sum_assignment
+
+        gt_by_frame: dict[int, list[MotRow]] = defaultdict(list)
+        for r in gt_rows:
+            gt_by_frame[r.frame].append(r)
+        hyp_by_frame: dict[int, list[MotRow]] = defaultdict(list)
+        for r in hyp_rows:
+            hyp_by_frame[r.frame].append(r)
+        kept: list[MotRow] = []
+        for frame, hyps in hyp_by_frame.items():
+            gts = gt_by_frame.get(frame, [])
+            if not gts:
+                kept += hyps
+                continue
+            iou = _box_iou(np.array([g.xywh for g in gts]), np.array([h.xywh for h in hyps]))
+            iou[iou < 0.5 - np.finfo(float).eps] = 0
+            rows, cols = linear_sum_assignment(-iou)
+            removed = {int(c) for r, c in zip(rows, cols)
+                       if iou[r, c] > np.finfo(float).eps and gts[r].cls in distractor_classes}
+            kept += [h for i, h in enumerate(hyps) if i not in removed]
+        hyp_rows = sorted(kept, key=lambda r: (r.frame, r.track_id))
+        gt_rows = [r for r in gt_rows if r.cls == PEDESTRIAN]
+    if drop_ignored_gt:
+        gt_rows = [r for r in gt_rows if r.conf != 0]
+    return gt_rows, hyp_rows
+
+
+def evaluate_mot(
     gt_rows: Sequence[MotRow],
     hyp_rows: Sequence[MotRow],
     *,
     iou_threshold: float = 0.5,
     drop_ignored_gt: bool = True,
+    distractor_classes: Collection[int] | None = DISTRACTOR_CLASSES,
     with_hota: bool = True,
-) -> MotScores:
-    """Score one sequence's hypothesis tracks against ground truth.
+) -> MotEvaluation:
+    """Score one sequence's hypothesis tracks against ground truth; keep what combining needs.
 
     ``iou_threshold``: a box pair can match in CLEAR/identity metrics when IoU >= this.
     ``drop_ignored_gt``: leave out ground-truth rows whose conf is 0 (MOTChallenge "ignore").
+    ``distractor_classes``: MOTChallenge class filtering (``mot_challenge_filter``), applied
+    when the ground truth has classes; None scores every ground-truth box.
     ``with_hota``: also compute HOTA if TrackEval is installed.
     """
     mm = require("motmetrics", "eval", "motmetrics")
-    if drop_ignored_gt:
+    if distractor_classes is not None:
+        gt_rows, hyp_rows = mot_challenge_filter(gt_rows, hyp_rows, distractor_classes,
+                                                 drop_ignored_gt=drop_ignored_gt)
+    elif drop_ignored_gt:
         gt_rows = [r for r in gt_rows if r.conf != 0]
     gt_frames = _frames(gt_rows)
     hyp_frames = _frames(hyp_rows)
     frames = sorted(gt_frames.keys() | hyp_frames.keys())
-    empty = (np.empty(0, dtype=np.int64), np.empty((0, 4)))
+    acc = _accumulate(gt_frames, hyp_frames, frames, iou_threshold)
+    summary = mm.metrics.create().compute(acc, metrics=list(_MOTMETRICS_COUNTS), name="sequence")
+    counts = {k: int(summary.loc["sequence", k]) for k in _MOTMETRICS_COUNTS}
+    events = acc.mot_events
+    matched = events[events.Type.isin(["MATCH", "SWITCH"])]  # motmetrics' MOTP sums these (not TRANSFER etc.)
+    counts["distance_sum"] = float(matched["D"].to_numpy(dtype=float).sum())
+    hota = _hota(gt_frames, hyp_frames, frames) if with_hota else None
+    return MotEvaluation(counts=MotCounts(**counts), hota=hota)
 
+
+def motmetrics_accumulator(gt_rows: Sequence[MotRow], hyp_rows: Sequence[MotRow], iou_threshold: float = 0.5):
+    """motmetrics' ``MOTAccumulator`` of one sequence (every row kept), for motmetrics' own summaries."""
+    gt_frames, hyp_frames = _frames(gt_rows), _frames(hyp_rows)
+    return _accumulate(gt_frames, hyp_frames, sorted(gt_frames.keys() | hyp_frames.keys()), iou_threshold)
+
+
+def _accumulate(gt_frames: FrameBoxes, hyp_frames: FrameBoxes, frames: Sequence[int], iou_threshold: float):
+    mm = require("motmetrics", "eval", "motmetrics")
+    empty = (np.empty(0, dtype=np.int64), np.empty((0, 4)))
     acc = mm.MOTAccumulator()
     max_distance = 1.0 - iou_threshold
     for frame in frames:
@@ -245,21 +447,29 @@ def score_mot(
         else:
             distances = np.empty((0, 0))
         acc.update(gt_ids, hyp_ids, distances, frameid=frame)
-
-    summary = mm.metrics.create().compute(acc, metrics=list(_MOTMETRICS_FIELDS), name="sequence")
-    values = {k: summary.loc["sequence", k] for k in _MOTMETRICS_FIELDS}
-    scores = {k: (int(v) if k.startswith(("num_", "mostly_", "partially_")) else float(v)) for k, v in values.items()}
-    if with_hota:
-        scores.update(_hota(gt_frames, hyp_frames, frames))
-    return MotScores(**scores)
+    return acc
 
 
-def _hota(gt_frames: FrameBoxes, hyp_frames: FrameBoxes, frames: Sequence[int]) -> dict[str, float]:
-    """HOTA / DetA / AssA / LocA from TrackEval, or {} when it is not installed."""
+def score_mot(
+    gt_rows: Sequence[MotRow],
+    hyp_rows: Sequence[MotRow],
+    *,
+    iou_threshold: float = 0.5,
+    drop_ignored_gt: bool = True,
+    distractor_classes: Collection[int] | None = DISTRACTOR_CLASSES,
+    with_hota: bool = True,
+) -> MotScores:
+    """Scores of one sequence (``evaluate_mot``'s arguments)."""
+    return evaluate_mot(gt_rows, hyp_rows, iou_threshold=iou_threshold, drop_ignored_gt=drop_ignored_gt,
+                        distractor_classes=distractor_classes, with_hota=with_hota).scores()
+
+
+def _hota(gt_frames: FrameBoxes, hyp_frames: FrameBoxes, frames: Sequence[int]) -> HotaParts | None:
+    """TrackEval's HOTA state of one sequence, or None when TrackEval is not installed."""
     try:
         from trackeval.metrics import HOTA
     except ImportError:
-        return {}
+        return None
     gt_index: dict[int, int] = {}
     hyp_index: dict[int, int] = {}
     empty = (np.empty(0, dtype=np.int64), np.empty((0, 4)))
@@ -281,10 +491,4 @@ def _hota(gt_frames: FrameBoxes, hyp_frames: FrameBoxes, frames: Sequence[int]) 
         num_gt_dets=sum(len(ids) for ids in data["gt_ids"]),
         num_tracker_dets=sum(len(ids) for ids in data["tracker_ids"]),
     )
-    res = HOTA().eval_sequence(data)
-    return {
-        "hota": float(np.mean(res["HOTA"])),
-        "deta": float(np.mean(res["DetA"])),
-        "assa": float(np.mean(res["AssA"])),
-        "loca": float(np.mean(res["LocA"])),
-    }
+    return HotaParts.from_trackeval(HOTA().eval_sequence(data))

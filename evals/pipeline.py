@@ -1,10 +1,10 @@
 """A pipeline as an evaluation uses it: the pipeline TOML (``agent.config.AgentConfig``) and its
 hash. The planner each sample gets comes from ``agent.planner_source.PlannerSource``.
 
-Paths inside the pipeline file: ``script`` (the scripted planner's JSON list of actions) is
-resolved against the pipeline file's folder when relative, so a pipeline and its script can
-be moved together and a run reproduced from anywhere. ``[cache] dir`` is resolved against the
-working directory, like ``vidagent ask`` does.
+Paths inside the pipeline file: ``script`` (the scripted planner's JSON list of actions) and
+``[data] dir`` (the benchmark data root) are resolved against the pipeline file's folder when
+relative, so a pipeline and its files can be moved together and a run reproduced from
+anywhere. ``[cache] dir`` is resolved against the working directory, like ``vidagent ask`` does.
 """
 
 from __future__ import annotations
@@ -48,6 +48,11 @@ class Pipeline:
             if not script.is_absolute():
                 script = (path.parent / script).resolve()
             config = config.model_copy(update={"script": str(script)})
+        if config.data.dir:
+            data_dir = Path(config.data.dir).expanduser()
+            if not data_dir.is_absolute():
+                config = config.model_copy(update={"data": config.data.model_copy(
+                    update={"dir": str((path.parent / data_dir).resolve())})})
         if planner_factory is not None:
             import_factory(planner_factory)  # fail now, in the parent, not in every worker
         return cls(path=path, config=config, sha256=sha256_file(path), planner_factory=planner_factory)

@@ -67,12 +67,13 @@ class PipelineInfo(_Model):
 
 class SuiteInfo(_Model):
     name: str
+    kind: Literal["qa", "tracking"] = "qa"
     class_path: str
     description: str = ""
     annotations_dir: str = ""
     qtype_groups: dict[str, str] = Field(default_factory=dict)
     qtype_names: dict[str, str] = Field(default_factory=dict)
-    n_samples: int = Field(description="samples selected (after --limit) in the first session")
+    n_samples: int = Field(description="samples (tracking: sequences) selected (after --limit) in the first session")
 
 
 class Session(_Model):
@@ -91,11 +92,12 @@ class Manifest(_Model):
     git_dirty: bool | None
     started_at: str
     suite: SuiteInfo
-    pipeline: PipelineInfo
+    pipeline: PipelineInfo | None = Field(description="None when results files were scored (mode 'score')")
     models: list[ModelIdentity]
     tools: list[ToolIdentity]
-    mode: Literal["run", "record", "replay"]
+    mode: Literal["run", "record", "replay", "score"]
     replay_of: str | None = None
+    tracks_dir: str | None = Field(default=None, description="mode 'score': the folder of results files scored")
     cache_path: str | None = None
     args: dict[str, Any]
     machine: MachineInfo

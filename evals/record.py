@@ -36,9 +36,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from agent.types import Answer
 from planners.base import ACTION_ADAPTER, Planner, PlannerError, PlannerInput, PlannerReply, TokenUsage
 from planners.config import VisionLimits
-from tools.cache import CacheKey, ResultCache, canonical_json
+from tools.cache import ResultCache, canonical_json
 from tools.errors import ToolRetry, ToolTimeout, VidagentError
 from tools.registry import ToolBackend, ToolSet
+from tools.runner import cache_key
 from tools.serialization import SerializationError, decode_output, encode_output
 from tools.types import Observation, ToolOutput
 
@@ -184,7 +185,8 @@ def recording_toolset(toolset: ToolSet, capture: OutputCapture) -> ToolSet:
 
         return fn
 
-    return ToolSet(toolset.profile, {n: dataclasses.replace(b, fn=capturing(b)) for n, b in toolset.backends.items()})
+    return dataclasses.replace(toolset, backends={n: dataclasses.replace(b, fn=capturing(b))
+                                                  for n, b in toolset.backends.items()})
 
 
 def build_recording(
@@ -215,8 +217,7 @@ def build_recording(
             output = capture.get(trace.video_sha256, call.name, key) if call.status == "ok" else None
             if output is None and call.status == "ok" and cache is not None and backend.cacheable:
                 try:
-                    output = cache.get(CacheKey.of(trace.video_sha256, backend, args.model_dump(mode="json")),
-                                       backend.result_model)
+                    output = cache.get(cache_key(trace.video_sha256, backend, toolset, args), backend.result_model)
                 except Exception as exc:  # a cache problem costs the data, never the sample
                     note = f"the cached output could not be read: {exc}"
             if call.status == "ok":
@@ -320,7 +321,7 @@ def replay_toolset(toolset: ToolSet, recording: SampleRecording) -> ToolSet:
 
         return fn
 
-    return ToolSet(toolset.profile, {
+    return dataclasses.replace(toolset, backends={
         n: dataclasses.replace(b, fn=replaying(b), cacheable=False) for n, b in toolset.backends.items()
     })
 

@@ -2,7 +2,8 @@
 
 ``write_report(load_run(path))`` writes ``report.md`` (tables; plots as PNG files under
 ``plots/``) and ``report.html`` (the same tables, plots embedded as base64 PNG, no external
-files). ``summary_text`` is what ``vidagent eval report`` and ``eval run`` print.
+files). ``summary_text`` is what ``vidagent eval report`` and ``eval run`` print. A tracking
+run (suite kind ``tracking``) gets its tables from ``evals.tracking_report``.
 
 Rates are fractions of all samples of the run; an unparsed, budget-exhausted or failed
 answer is wrong in ``accuracy`` and left out of ``accuracy (answered)`` (``evals.metrics``).
@@ -16,11 +17,15 @@ import io
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from evals.metrics import COST_FIELDS, AccuracySummary, PairedComparison, RunSummary, compare_runs, summarize
 from evals.provenance import Manifest
 from evals.run_dir import ResultRow, RunDir
 from evals.samples import SampleScore
+
+if TYPE_CHECKING:
+    from evals.tracking_report import TrackingRunData
 
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
@@ -43,6 +48,33 @@ class ToolUsage:
     mean_seconds: float
 
 
+#: A multiple-choice answer at or below this confidence counts as a low-confidence choice.
+LOW_CONFIDENCE = 0.5
+
+
+@dataclass(frozen=True)
+class ChoicePositions:
+    """A run's multiple-choice questions by option position (0-based), to expose position bias.
+
+    Per position p: ``gold[p]`` questions whose reference option sits at p, ``chosen[p]``
+    answers that chose p, ``correct[p]`` questions with gold p answered correctly.
+    ``no_choice``: questions without a chosen option (unanswered, or no option named);
+    ``low_confidence``: chosen with confidence at most ``LOW_CONFIDENCE``. Counts only the
+    questions the agent ran on, whose trace holds the options.
+    """
+
+    n: int
+    gold: tuple[int, ...]
+    chosen: tuple[int, ...]
+    correct: tuple[int, ...]
+    no_choice: int
+    low_confidence: int
+
+    def chosen_over_gold(self, p: int) -> float | None:
+        """How many times more often position p was chosen than it is the answer (None: never gold)."""
+        return self.chosen[p] / self.gold[p] if self.gold[p] else None
+
+
 @dataclass(frozen=True)
 class RunData:
     """A run directory read back: manifest, rows (in ``results.jsonl`` order), scores, summary."""
@@ -53,6 +85,7 @@ class RunData:
     scores: list[SampleScore]
     summary: RunSummary
     tool_usage: list[ToolUsage] = field(default_factory=list)
+    positions: ChoicePositions | None = None
 
     @property
     def label(self) -> str:
@@ -63,15 +96,54 @@ class RunData:
         return f"{code} ({name})" if name else code
 
 
-def load_run(path: str | Path) -> RunData:
+def load_run(path: str | Path) -> "RunData | TrackingRunData":
+    """A run directory read back: ``RunData`` for a question-answering run, ``TrackingRunData``
+    (``evals.tracking_report``) for a tracking run."""
     run_dir = RunDir(path)
     manifest = Manifest.model_validate(run_dir.read_manifest())
+    if manifest.suite.kind == "tracking":
+        from evals.tracking_report import load_tracking_run
+
+        return load_tracking_run(run_dir.path, manifest)
     rows = run_dir.rows()
     if not rows:
         raise ValueError(f"{run_dir.path} has no results yet")
     scores = run_dir.scores()
     summary = summarize(scores, manifest.suite.qtype_groups)
-    return RunData(run_dir.path, manifest, rows, scores, summary, _tool_usage(run_dir))
+    return RunData(run_dir.path, manifest, rows, scores, summary, _tool_usage(run_dir), _positions(run_dir, rows))
+
+
+def _positions(run_dir: RunDir, rows: list[ResultRow]) -> ChoicePositions | None:
+    options = {(t["suite"], t["sample_id"]): t["trace"].get("options") for t in run_dir.traces() if "trace" in t}
+    asked = [(r, options.get((r.suite, r.sample_id))) for r in rows]
+    asked = [(r, opts) for r, opts in asked if opts and r.reference in opts]
+    if not asked:
+        return None
+    width = max(len(opts) for _, opts in asked)
+    gold, chosen, correct = [0] * width, [0] * width, [0] * width
+    no_choice = low = 0
+    for row, opts in asked:
+        g = opts.index(row.reference)
+        gold[g] += 1
+        correct[g] += row.correct is True
+        pick = _chosen(row, len(opts))
+        if pick is None:
+            no_choice += 1
+            continue
+        chosen[pick] += 1
+        low += row.confidence is not None and row.confidence <= LOW_CONFIDENCE
+    return ChoicePositions(len(asked), tuple(gold), tuple(chosen), tuple(correct), no_choice, low)
+
+
+def _chosen(row: ResultRow, n_options: int) -> int | None:
+    """The option a row chose: the judged prediction (which also reads an option named only in
+    the answer text), else the answer's ``choice``."""
+    if row.status != "answered":
+        return None
+    for value in (row.prediction, row.choice):
+        if value is not None and str(value).isdigit() and int(value) < n_options:
+            return int(value)
+    return None
 
 
 def _tool_usage(run_dir: RunDir) -> list[ToolUsage]:
@@ -146,7 +218,22 @@ def summary_tables(run: RunData) -> list[Table]:
     if s.by_group:
         tables.append(Table("By group", ACCURACY_COLUMNS,
                             [_accuracy_row(run.qtype_label(k), v) for k, v in s.by_group.items()]))
+    if run.positions is not None:
+        tables.append(positions_table(run.positions))
     return tables
+
+
+def positions_table(pos: ChoicePositions) -> Table:
+    """Gold and chosen counts per option position, with accuracy at each gold position."""
+    rows = []
+    for p in range(len(pos.gold)):
+        ratio = pos.chosen_over_gold(p)
+        rows.append([str(p), str(pos.gold[p]), str(pos.chosen[p]), "-" if ratio is None else f"{ratio:.2f}",
+                     str(pos.correct[p]), pct(pos.correct[p] / pos.gold[p] if pos.gold[p] else None)])
+    rows.append(["no choice", "", str(pos.no_choice), "", "", ""])
+    title = (f"Multiple choice by option position ({pos.n} questions; {pos.low_confidence} choices at confidence "
+             f"<= {LOW_CONFIDENCE:g})")
+    return Table(title, ["position", "gold", "chosen", "chosen / gold", "correct", "accuracy at gold position"], rows)
 
 
 def detail_tables(run: RunData) -> list[Table]:
@@ -184,16 +271,24 @@ def detail_tables(run: RunData) -> list[Table]:
     return tables
 
 
-def summary_text(run: RunData) -> str:
-    return "\n".join(t.markdown() for t in summary_tables(run))
+def summary_text(run: "RunData | TrackingRunData") -> str:
+    return "\n".join(t.markdown() for t in _tables(run, detail=False))
+
+
+def _tables(run: "RunData | TrackingRunData", *, detail: bool) -> list[Table]:
+    if isinstance(run, RunData):
+        return summary_tables(run) + (detail_tables(run) if detail else [])
+    from evals import tracking_report
+
+    return tracking_report.summary_tables(run) + (tracking_report.detail_tables(run) if detail else [])
 
 
 # -- plots -----------------------------------------------------------------------------------
 
 
 def plots(run: RunData) -> dict[str, bytes]:
-    """PNG images by file name: accuracy per question type, latency and steps distributions,
-    tool usage (only those with data)."""
+    """PNG images by file name: accuracy per question type, chosen against gold option positions,
+    latency and steps distributions, tool usage (only those with data)."""
     from tools.errors import require
 
     matplotlib = require("matplotlib", "eval")
@@ -221,6 +316,20 @@ def plots(run: RunData) -> dict[str, bytes]:
     ax.set_ylabel("accuracy (%)")
     ax.set_title("Accuracy per question type")
     save("accuracy_by_qtype.png", fig)
+
+    if run.positions is not None:
+        pos = run.positions
+        fig, ax = plt.subplots(figsize=(max(4, 0.9 * len(pos.gold) + 2), 3))
+        xs = list(range(len(pos.gold)))
+        ax.bar([x - 0.2 for x in xs], pos.gold, width=0.4, color="#8c8c8c", label="gold")
+        ax.bar([x + 0.2 for x in xs], pos.chosen, width=0.4, color="#4c72b0", label="chosen")
+        ax.set_xticks(xs)
+        ax.set_xlabel("option position (0-based)")
+        ax.set_ylabel("questions")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.legend(fontsize=8)
+        ax.set_title(f"Chosen vs gold option positions ({pos.no_choice} without a choice)")
+        save("choice_positions.png", fig)
 
     costs = [s.cost for s in run.scores if s.cost is not None]
     if costs:
@@ -267,19 +376,22 @@ class ReportFiles:
     plots: tuple[Path, ...]
 
 
-def write_report(run: RunData) -> ReportFiles:
-    tables = summary_tables(run) + detail_tables(run)
-    images = plots(run)
+def write_report(run: "RunData | TrackingRunData") -> ReportFiles:
+    tables = _tables(run, detail=True)
+    images = plots(run) if isinstance(run, RunData) else {}
     plot_dir = run.path / PLOTS_DIR
-    plot_dir.mkdir(exist_ok=True)
+    if images:
+        plot_dir.mkdir(exist_ok=True)
     plot_paths = []
     for name, png in images.items():
         (plot_dir / name).write_bytes(png)
         plot_paths.append(plot_dir / name)
-    title = f"{run.manifest.suite.name} / {run.manifest.pipeline.name}: {run.path.name}"
+    tracker = run.manifest.pipeline.name if run.manifest.pipeline else "results files"
+    title = f"{run.manifest.suite.name} / {tracker}: {run.path.name}"
 
     md = [f"# {title}", ""] + [t.markdown() for t in tables]
-    md += ["### Plots", ""] + [f"![{name}]({PLOTS_DIR}/{name})" for name in images]
+    if images:
+        md += ["### Plots", ""] + [f"![{name}]({PLOTS_DIR}/{name})" for name in images]
     md_path = run.path / REPORT_MD
     md_path.write_text("\n".join(md) + "\n", encoding="utf-8")
 
@@ -292,7 +404,7 @@ def write_report(run: RunData) -> ReportFiles:
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>\n"
         f"<h1>{html.escape(title)}</h1>\n" + "".join(t.html() for t in tables)
-        + f"<h3>Plots</h3>\n{figures}</body></html>\n"
+        + (f"<h3>Plots</h3>\n{figures}" if images else "") + "</body></html>\n"
     )
     html_path = run.path / REPORT_HTML
     html_path.write_text(page, encoding="utf-8")
@@ -310,6 +422,10 @@ _CSS = (
 
 
 def compare(a: RunData, b: RunData, *, n_resamples: int = 10_000, seed: int = 0) -> PairedComparison:
+    for run in (a, b):
+        if not isinstance(run, RunData):
+            raise ValueError(f"{run.path} is a tracking run; the paired comparison pairs answers to questions "
+                             "(compare tracking runs by their reports)")
     return compare_runs(a.scores, b.scores, n_resamples=n_resamples, seed=seed)
 
 

@@ -87,6 +87,9 @@ class RunOutcome:
 
 def run_suite(suite: Suite, pipeline: Pipeline, options: RunOptions, *, argv: list[str] | None = None) -> RunOutcome:
     """Run ``pipeline`` on ``suite``'s samples into ``options.out_dir`` (see module docstring)."""
+    if suite.kind != "qa":
+        raise ValueError(f"suite {suite.name!r} is a {suite.kind} suite: run it with "
+                         "evals.tracking_runner.run_tracking_suite")
     mode = options.mode
     run_dir = RunDir(options.out_dir)
     samples = load_samples(suite, options.videos_dir, options.limit)

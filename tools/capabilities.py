@@ -16,7 +16,8 @@ import re
 from dataclasses import dataclass
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+import numpy as np
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from tools.detections import Detections
 from tools.types import TimeSpan, VideoMeta
@@ -167,12 +168,15 @@ class Capability:
     ``result``: the pydantic model every backend puts in ``ToolOutput.data`` (None: no payload).
     ``description``: what the tool does, true for every backend; a backend may add one line
     about its own limits (``@backend(..., limits="knows the 80 COCO classes")``).
+    ``internal``: a building block other tools call through ``ctx.call`` (cached like any
+    call) that the planner is not shown.
     """
 
     name: str
     args: type[BaseModel]
     result: type[BaseModel] | None
     description: str
+    internal: bool = False
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -368,3 +372,107 @@ CLASSIFY_FRAMES = Capability(
 )
 
 BUILTIN_CAPABILITIES.update({c.name: c for c in (TRANSCRIBE_SPEECH, CLASSIFY_FRAMES)})
+
+
+# -- grounding (appended: full tier) ------------------------------------------------------------
+
+
+class GroundPhraseArgs(_Args):
+    expression: str = Field(
+        min_length=1, max_length=200,
+        description="a referring expression naming one object, e.g. 'the man in the red coat who enters last'",
+    )
+    span: TimeSpan | None = SpanField
+    fps: Capped(10.0) = Field(default=2.0, gt=0, description="frames per second to look at (at most 10)")
+
+
+class GroundingResult(_Result):
+    expression: str
+    detections: Detections = Field(description="the tube: at most one box per frame looked at, label = the expression")
+    start_s: float | None = Field(default=None, description="first time in the tube, seconds (None: not found)")
+    end_s: float | None = Field(default=None, description="last time in the tube, seconds (None: not found)")
+    sampled_frames: list[int] = Field(default_factory=list, description="indices of the frames looked at")
+    sampled_times_s: list[float] = Field(default_factory=list, description="their times, seconds")
+
+
+GROUND_PHRASE = Capability(
+    name="ground_phrase", args=GroundPhraseArgs, result=GroundingResult,
+    description=(
+        "Find the one object a referring expression describes ('the man in the red coat', 'the car that turns "
+        "left') over a span: one box (x1, y1, x2, y2 pixels) per frame looked at while it is visible, linked "
+        "over time into a tube with start and end times in seconds."
+    ),
+)
+
+BUILTIN_CAPABILITIES[GROUND_PHRASE.name] = GROUND_PHRASE
+
+
+# -- frame embeddings (appended: full tier) -----------------------------------------------------
+
+
+class EmbedFramesArgs(_Args):
+    fps: Capped(30.0) = Field(default=1.0, gt=0, description="frames per second to embed over the whole video")
+
+
+class FrameEmbeddings(_Result):
+    frames: list[int] = Field(description="indices of the frames embedded, in time order")
+    times_s: list[float] = Field(description="their times, seconds")
+    vectors: np.ndarray = Field(description="(n, d) float32, unit length: one image embedding per frame")
+    fps_used: float = Field(description="the rate actually sampled (lowered for long videos), frames per second")
+
+
+EMBED_FRAMES = Capability(
+    name="embed_frames", args=EmbedFramesArgs, result=FrameEmbeddings, internal=True,
+    description="Image embeddings of frames sampled over the whole video (computed once per video, model and "
+                "rate, then cached), for retrieval tools to score against text.",
+)
+
+BUILTIN_CAPABILITIES[EMBED_FRAMES.name] = EMBED_FRAMES
+
+
+# -- segmentation (appended: full tier) ---------------------------------------------------------
+
+
+class SegmentObjectsArgs(_Args):
+    phrases: list[str] = Field(
+        min_length=1, max_length=8,
+        description="what to segment, e.g. ['person']; with boxes, the labels of the boxes (one, or one per box)",
+    )
+    boxes: list[tuple[float, float, float, float]] | None = Field(
+        default=None, min_length=1, max_length=16,
+        description="x1, y1, x2, y2 pixel boxes to segment in the frame at time_s (e.g. from track_objects); "
+                    "omit to find the phrases with detect_objects",
+    )
+    time_s: float | None = Field(default=None, ge=0, description="time of the frame the boxes are in, seconds")
+    span: TimeSpan | None = SpanField
+    fps: Capped(10.0) = Field(default=1.0, gt=0, description="frames per second to segment (at most 10)")
+
+    @model_validator(mode="after")
+    def _boxes_need_a_time(self) -> "SegmentObjectsArgs":
+        if self.boxes is not None:
+            if self.time_s is None:
+                raise ValueError("boxes need time_s, the time of the frame they are in")
+            if len(self.phrases) not in (1, len(self.boxes)):
+                raise ValueError("with boxes, give one phrase or one per box")
+            if any(b[2] < b[0] or b[3] < b[1] for b in self.boxes):
+                raise ValueError("every box must be x1 <= x2, y1 <= y2")
+        return self
+
+
+class SegmentationResult(_Result):
+    detections: Detections = Field(description="one row per object per frame, mask set; xyxy is the mask's box")
+    phrase_labels: dict[str, str | None] = Field(default_factory=dict)
+    sampled_frames: list[int] = Field(default_factory=list, description="indices of the frames segmented")
+    sampled_times_s: list[float] = Field(default_factory=list, description="their times, seconds")
+
+
+SEGMENT_OBJECTS = Capability(
+    name="segment_objects", args=SegmentObjectsArgs, result=SegmentationResult,
+    description=(
+        "Outline objects pixel by pixel: objects named by phrases (found in frames sampled at `fps`) or given "
+        "boxes in one frame. Reports each object's area (share of the frame) and the tight box around its "
+        "mask (x1, y1, x2, y2 pixels), with times."
+    ),
+)
+
+BUILTIN_CAPABILITIES[SEGMENT_OBJECTS.name] = SEGMENT_OBJECTS

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from tools.errors import ToolRetry, ToolTimeout
-from tools.model_loading import MODELS, ModelLoader, ModelSpec, Weights
+from tools.model_loading import MODELS, ModelLoader, ModelOptions, ModelSpec, Weights, acquire_gate
 from tools.types import DecodeStats, Frame, TimeSpan, ToolResult, VideoMeta
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ class ToolContext:
     ``device``: where this run's models go (``cpu``, ``cuda``, ``cuda:1``).
     ``max_frames``: the most frames one call of a sampling tool looks at (its rate is lowered
     to fit, and its observation says so); None: no limit (evaluations that track every frame).
+    ``options``: weights overrides, precision, batch sizes and the memory budget of this run.
     """
 
     video: "VideoReader"
@@ -51,10 +53,30 @@ class ToolContext:
     cancel: threading.Event = field(default_factory=threading.Event)
     deadline: float = float("inf")
     counters: CallCounters = field(default_factory=CallCounters)
+    options: ModelOptions = field(default_factory=ModelOptions)
 
     def load(self, spec: ModelSpec[T], weights: Weights | None = None) -> T:
-        """The model ``spec`` describes, on this run's device (built once per process)."""
-        return self.models.load(spec, self.device, weights)
+        """The model ``spec`` describes, on this run's device (built once per process), from
+        ``weights``, else the run's ``[tools] weights`` entry for it, else the spec's default."""
+        return self.models.load(spec, self.device, weights or self.options.weights.get(spec.name),
+                                precision=self.options.precision, budget_bytes=self.options.budget_bytes)
+
+    def batch_size(self, spec: ModelSpec) -> int:
+        """Frames per forward pass for ``spec``'s model: the run's ``[tools] batch_size`` entry, else the spec's."""
+        return max(1, int(self.options.batch_sizes.get(spec.name, spec.batch_size)))
+
+    @contextmanager
+    def on_device(self):
+        """Hold this run's device while running a model on it (one forward pass at a time per
+        device). Waiting stops with ToolTimeout at this call's deadline; a check on entry makes
+        a cancelled call stop before its next batch instead of running beside the next call."""
+        gate = self.models.device_gate(self.device)
+        acquire_gate(gate, self.check)
+        try:
+            self.check()
+            yield
+        finally:
+            gate.release()
 
     @property
     def meta(self) -> VideoMeta:
@@ -82,6 +104,11 @@ class ToolContext:
 
     def frame_at(self, time_s: float, size=None) -> Frame:
         return self.video.frame_at(time_s, size=size, stats=self.counters.decode)
+
+    def frame_index_at(self, time_s: float) -> int:
+        """Index of the frame whose presentation time is nearest to ``time_s`` (the video's one
+        time-to-frame mapping; see ``VideoReader.index_at``). Decodes nothing."""
+        return self.video.index_at(time_s)
 
     def count_model_frames(self, model: str, n: int) -> None:
         self.counters.add_model_frames(model, n)

@@ -47,7 +47,9 @@ class ToolBackend:
     the cache key: bump it when the backend's output changes. ``requires``: capabilities this
     backend calls (through ``ctx.call``); a profile without them drops this backend.
     ``limits``: one line about this backend's own limits that the planner sees after the
-    capability's description. ``timeout_s`` is the default per-call time limit.
+    capability's description. ``timeout_s`` is the default per-call time limit. ``models``: names
+    of the models it loads (``ModelSpec.name``); a run's ``[tools] weights`` override of one of
+    them is part of the cache key, so results of other weights are never reused.
     """
 
     capability: Capability
@@ -60,6 +62,7 @@ class ToolBackend:
     cacheable: bool = True
     timeout_s: float = 120.0
     priority: int = 0
+    models: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -222,6 +225,7 @@ def backend(
     cacheable: bool = True,
     timeout_s: float = 120.0,
     priority: int = 0,
+    models: tuple[str, ...] = (),
     registry: ToolRegistry | None = None,
 ) -> Callable[[ToolFn], ToolFn]:
     """Register ``fn(args, ctx: ToolContext) -> ToolOutput`` as backend ``name`` of ``capability``.
@@ -267,6 +271,7 @@ def backend(
                 cacheable=cacheable,
                 timeout_s=timeout_s,
                 priority=priority,
+                models=tuple(models),
             )
         )
         return fn

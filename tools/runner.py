@@ -8,13 +8,14 @@ tool that hangs costs its time limit and no more (the thread is abandoned, its c
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from tools.cache import CacheKey, ResultCache
 from tools.context import ToolContext
@@ -80,13 +81,18 @@ class ToolRunner:
         """Run one call synchronously inside another tool's call (same deadline and cancel)."""
         call = ToolCall(name=name, args=args)
         ctx = ToolContext(video=self.video, runner=self, models=self.models, device=self.toolset.device,
-                          max_frames=self.max_frames, cancel=parent.cancel, deadline=parent.deadline)
+                          max_frames=self.max_frames, cancel=parent.cancel, deadline=parent.deadline,
+                          options=self.toolset.models)
         result = self._execute(call, ctx)
         parent.counters.decode.add(decoded=ctx.counters.decode.frames_decoded)
         for model, n in ctx.counters.model_frames.items():
             parent.count_model_frames(model, n)
         parent.counters.nested_cache_hits += int(result.cache_hit) + result.nested_cache_hits
         return result
+
+    def cache_key(self, backend: ToolBackend, args: BaseModel) -> CacheKey:
+        """The result-cache key of ``backend`` run with validated ``args`` on this runner's video."""
+        return cache_key(self.video.meta.sha256, backend, self.toolset, args)
 
     # -- internals -------------------------------------------------------------------------
 
@@ -97,7 +103,7 @@ class ToolRunner:
     def _context(self, call: ToolCall, run_deadline: float) -> ToolContext:
         deadline = min(run_deadline, time.monotonic() + self._limit(call))
         return ToolContext(video=self.video, runner=self, models=self.models, device=self.toolset.device,
-                           max_frames=self.max_frames, deadline=deadline)
+                           max_frames=self.max_frames, deadline=deadline, options=self.toolset.models)
 
     def _run_in_thread(self, call, ctx, results, i, gate) -> None:
         with gate:
@@ -114,7 +120,7 @@ class ToolRunner:
         except ValidationError as exc:
             return self._result(call, ctx, "retry", _argument_errors(call.name, exc), backend=backend)
 
-        key = CacheKey.of(self.video.meta.sha256, backend, args.model_dump(mode="json")) if self._caches(backend) else None
+        key = self.cache_key(backend, args) if self._caches(backend) else None
         if key is not None:
             cached = self._cache_get(key, backend)
             if cached is not None:
@@ -192,6 +198,19 @@ class ToolRunner:
         )
 
 
+def cache_key(video_sha256: str, backend: ToolBackend, toolset: ToolSet, args: BaseModel) -> CacheKey:
+    """The result-cache key of ``backend`` of ``toolset`` run with validated ``args`` on a video: the
+    backend's version carries the toolset's weights overrides of the models the backend declares."""
+    return CacheKey.of(video_sha256, _keyed(backend, toolset), args.model_dump(mode="json"))
+
+
+def _keyed(backend: ToolBackend, toolset: ToolSet) -> ToolBackend:
+    """``backend`` with the run's weights overrides of its models folded into its version (the
+    cache key's), so a fine-tuned checkpoint never gets another checkpoint's cached results."""
+    overrides = [f"{m}={toolset.models.weights[m]}" for m in backend.models if m in toolset.models.weights]
+    return dataclasses.replace(backend, version=f"{backend.version}+{','.join(overrides)}") if overrides else backend
+
+
 def _check_output(output: object, backend: ToolBackend) -> None:
     """Raise TypeError unless ``output`` is a ToolOutput carrying the capability's result model."""
     if not isinstance(output, ToolOutput):
@@ -217,7 +236,7 @@ def _with_frame_indices(output: ToolOutput, ctx: ToolContext) -> ToolOutput:
     if all(e.frame_index is not None for e in output.evidence):
         return output
     filled = [
-        e if e.frame_index is not None else Evidence(**{**e.model_dump(), "frame_index": ctx.meta.frame_at(e.time_s)})
+        e if e.frame_index is not None else Evidence(**{**e.model_dump(), "frame_index": ctx.frame_index_at(e.time_s)})
         for e in output.evidence
     ]
     return output.model_copy(update={"evidence": filled})

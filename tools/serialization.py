@@ -9,7 +9,8 @@ with ``allow_pickle=False``, puts the arrays back and rebuilds the payload with
 
 What round-trips exactly: array dtypes (including unicode ``<U`` arrays such as
 ``Detections.label``), shapes and values, and memory order except for bool arrays; numpy
-scalars keep their dtype; tuples, dicts with non-string keys and bytes keep their Python
+scalars keep their dtype; stacks of masks ((n, H, W) bool) are run-length encoded
+(``tools.masks``); tuples, dicts with non-string keys and bytes keep their Python
 type. Any other value (datetime, Enum, set, ...) is stored the way pydantic's JSON mode
 stores it and comes back through validation, so it must sit in a typed field. The same
 holds for nested models and ``Detections``: pydantic dumps them to dicts, and
@@ -42,6 +43,7 @@ from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 from tools.detections import Detections
 from tools.errors import VidagentError
+from tools.masks import rle_decode, rle_encode
 from tools.types import Evidence, ToolOutput
 
 #: Version of the JSON document layout; ``decode_output`` refuses other versions.
@@ -51,6 +53,7 @@ FORMAT_VERSION = 1
 # "$" is itself stored under _ITEMS, so user data can never be mistaken for a tag.
 _ARRAY = "$nd"  # numpy array -> name in the archive
 _BITS = "$bits"  # bool array -> [name of its np.packbits bytes, shape]
+_RLE = "$rle"  # (n, H, W) bool masks -> [name of their run lengths, name of runs per mask, shape]
 _SCALAR = "$np"  # numpy scalar -> name of a 0-d array in the archive
 _DETECTIONS = "$det"  # a Detections instance -> {field: encoded array}
 _TUPLE = "$tuple"
@@ -178,6 +181,10 @@ def _encode(value: Any, store: _ArrayStore, path: str) -> Any:
     if isinstance(value, np.ndarray):
         if isinstance(value, np.ma.MaskedArray):
             raise SerializationError(f"{path}: masked arrays are not supported (store data and mask separately)")
+        if value.dtype == np.bool_ and value.ndim == 3:
+            # A stack of masks (Detections.mask): run-length encoded, a few runs per row.
+            runs, lengths = rle_encode(value)
+            return {_RLE: [store.add(runs, path), store.add(lengths, path), list(value.shape)]}
         if value.dtype == np.bool_ and value.ndim:
             # Masks: 8 pixels per byte before compression is ~2x smaller and ~4x faster to encode.
             return {_BITS: [store.add(np.packbits(value, axis=None), path), list(value.shape)]}
@@ -220,6 +227,9 @@ def _decode(node: Any, arrays: _ArrayReader) -> Any:
             name, shape = inner
             bits = np.unpackbits(arrays.get(name), count=math.prod(shape))
             return bits.reshape(shape).view(np.bool_)
+        if tag == _RLE:
+            runs, lengths, shape = inner
+            return rle_decode(arrays.get(runs), arrays.get(lengths), tuple(shape))
         if tag == _SCALAR:
             return arrays.get(inner)[()]
         if tag == _DETECTIONS:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tools.errors import ConfigError
+from tools.model_loading import ModelOptions, Precision, Weights
 from tools.types import ToolSpec
 
 if TYPE_CHECKING:
@@ -30,6 +31,11 @@ class ToolsConfig(BaseModel):
     (GPU models). ``names``: limit the planner to these tools. ``backends``: tool name ->
     backend name, overriding the profile's choice. ``device``: where models run (``cpu``,
     ``cuda``, ``cuda:1``). ``timeout_s``: the longest any one tool call may take, seconds.
+    ``weights``: model name -> a hub id (``ORG/NAME``, ``hub:ORG/NAME@REVISION``) or a local path
+    (a fine-tuned checkpoint), overriding the model's default weights. ``precision``: ``auto``
+    (bfloat16/float16 on a GPU, float32 on the CPU) or one of float32, float16, bfloat16.
+    ``batch_size``: model name -> frames per forward pass. ``model_memory_gb``: the most memory
+    the loaded models of a device may hold; the least recently used are evicted past it.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -39,6 +45,27 @@ class ToolsConfig(BaseModel):
     backends: dict[str, str] = Field(default_factory=dict, description="tool name -> backend name overrides")
     device: str = Field(default="cpu", description="where models run: cpu, cuda, cuda:N")
     timeout_s: float = Field(default=120.0, gt=0)
+    weights: dict[str, str] = Field(default_factory=dict, description="model name -> hub id or local path")
+    precision: Precision = Field(default="auto", description="auto, float32, float16 or bfloat16")
+    batch_size: dict[str, int] = Field(default_factory=dict, description="model name -> frames per forward pass")
+    model_memory_gb: float | None = Field(default=None, gt=0, description="memory budget of a device's models")
+
+    def model_options(self) -> ModelOptions:
+        """How this configuration's models load."""
+        return ModelOptions(
+            weights={name: Weights.parse(ref) for name, ref in self.weights.items()},
+            precision=self.precision,
+            batch_sizes=dict(self.batch_size),
+            memory_budget_gb=self.model_memory_gb,
+        )
+
+    @field_validator("batch_size")
+    @classmethod
+    def _positive_batches(cls, sizes: dict[str, int]) -> dict[str, int]:
+        bad = {k: v for k, v in sizes.items() if v < 1}
+        if bad:
+            raise ValueError(f"batch sizes must be at least 1: {bad}")
+        return sizes
 
     @field_validator("device")
     @classmethod
@@ -53,16 +80,19 @@ class ToolSet:
     """The backends a run uses, one per capability.
 
     ``dropped``: tool name -> why the profile does not offer it (a missing requirement), for
-    ``vidagent tools list``. ``device``: where this toolset's models run.
+    ``vidagent tools list``. ``device``: where this toolset's models run. ``models``: how they
+    load (weights overrides, precision, batch sizes, memory budget).
     """
 
     profile: str
     backends: dict[str, "ToolBackend"]
     dropped: dict[str, str] = field(default_factory=dict)
     device: str = "cpu"
+    models: ModelOptions = field(default_factory=ModelOptions)
 
     def specs(self) -> list[ToolSpec]:
-        return [b.spec() for _, b in sorted(self.backends.items())]
+        """What the planner is shown: every tool but the internal building blocks."""
+        return [b.spec() for _, b in sorted(self.backends.items()) if not b.capability.internal]
 
     def get(self, name: str) -> "ToolBackend | None":
         return self.backends.get(name)
@@ -78,7 +108,7 @@ class ToolSet:
             raise ConfigError(
                 f"tools not in profile {self.profile!r}: {', '.join(sorted(missing))}" + (f" ({reasons})" if reasons else "")
             )
-        return ToolSet(self.profile, {n: self.backends[n] for n in names}, self.dropped, self.device)
+        return ToolSet(self.profile, {n: self.backends[n] for n in names}, self.dropped, self.device, self.models)
 
 
 def select_backends(
@@ -131,5 +161,5 @@ def build_toolset(config: ToolsConfig | str, registry: "ToolRegistry | None" = N
         config = ToolsConfig(profile=config)
     registry = registry or default_registry()
     toolset = registry.toolset(config.profile, config.backends)
-    toolset = ToolSet(toolset.profile, toolset.backends, toolset.dropped, config.device)
+    toolset = ToolSet(toolset.profile, toolset.backends, toolset.dropped, config.device, config.model_options())
     return toolset.only(config.names) if config.names is not None else toolset

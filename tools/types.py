@@ -48,20 +48,18 @@ class TimeSpan(_Frozen):
 
 
 class VideoMeta(_Frozen):
-    """What a video is, read from its container and frame index (no frame decoded)."""
+    """What a video is, read from its frame index. ``fps`` is an average for description only:
+    to turn a time into a frame use the reader's real timestamps (``VideoReader.index_at``,
+    ``ToolContext.frame_index_at``), never ``time * fps``. ``width``/``height`` are upright."""
 
     path: str
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     duration_s: float = Field(gt=0, description="time from the first frame to the end of the last, seconds")
-    fps: float = Field(gt=0, description="average frames per second")
+    fps: float = Field(gt=0, description="average frames per second (the declared rate when the frames keep it)")
     n_frames: int = Field(gt=0)
     width: int = Field(gt=0, description="pixels")
     height: int = Field(gt=0, description="pixels")
     codec: str
-
-    def frame_at(self, time_s: float) -> int:
-        """Index of the frame shown at ``time_s`` (clamped to the video)."""
-        return int(min(max(time_s, 0.0) * self.fps, self.n_frames - 1))
 
 
 class Evidence(_Frozen):
@@ -72,7 +70,7 @@ class Evidence(_Frozen):
     box: tuple[float, float, float, float] | None = Field(
         default=None, description="x1, y1, x2, y2 in source pixels"
     )
-    note: str = ""
+    note: str = Field(default="", json_schema_extra={"maxLength": 200})  # bound for constrained decoders only
 
     @field_validator("box")
     @classmethod

@@ -6,37 +6,40 @@
 >>> score = suite.score(samples[0], answer)     # doctest: +SKIP
 """
 
+from evals.data_dirs import DATA_DIR_ENV, MissingDataError, data_root
 from evals.suites.base import (
-    BENCHMARK_DATA_ENV,
     ENTRY_POINT_GROUP,
     VIDEO_EXTENSIONS,
     Suite,
+    SuiteBase,
     Verdict,
     VideoIndex,
     available_suites,
-    benchmark_data_dir,
     get_suite,
     register_suite,
 )
 
 # Built-in suites register themselves on import.
-from evals.suites import activitynet_qa, egoschema, nextgqa, nextqa, smoke, tgif_qa  # noqa: E402  isort: skip
+from evals.suites import activitynet_qa, egoschema, mot, nextgqa, nextqa, smoke, tgif_qa  # noqa: E402  isort: skip
 
 __all__ = [
     "activitynet_qa",
     "egoschema",
+    "mot",
     "nextgqa",
     "nextqa",
     "smoke",
     "tgif_qa",
-    "BENCHMARK_DATA_ENV",
+    "DATA_DIR_ENV",
     "ENTRY_POINT_GROUP",
     "VIDEO_EXTENSIONS",
+    "MissingDataError",
     "Suite",
+    "SuiteBase",
     "Verdict",
     "VideoIndex",
     "available_suites",
-    "benchmark_data_dir",
+    "data_root",
     "get_suite",
     "register_suite",
 ]

@@ -12,7 +12,6 @@ module whose import registers suites with ``@register_suite``::
 from __future__ import annotations
 
 import csv
-import os
 import re
 import warnings
 from abc import ABC, abstractmethod
@@ -20,28 +19,15 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import ClassVar, TypeVar
+from typing import ClassVar, Literal, TypeVar
 
 from agent.types import Answer
 from evals import metrics
+from evals.data_dirs import VIDEOS_SUBDIR, MissingDataError, data_root
 from evals.samples import Grounding, Sample, SampleCost, SampleScore
 
 ENTRY_POINT_GROUP = "vidagent.suites"
-BENCHMARK_DATA_ENV = "VIDAGENT_BENCHMARK_DATA"
 VIDEO_EXTENSIONS: tuple[str, ...] = (".mp4", ".webm", ".mkv", ".avi", ".mov", ".m4v", ".mpg", ".mpeg", ".gif")
-
-
-def benchmark_data_dir() -> Path:
-    """Root of the benchmark annotation folders.
-
-    ``$VIDAGENT_BENCHMARK_DATA`` if set, else ``../shared/data/benchmarks`` next to the
-    repository checkout (``/work/shared/data/benchmarks`` for ``/work/main``).
-    """
-    env = os.environ.get(BENCHMARK_DATA_ENV)
-    if env:
-        return Path(env).expanduser()
-    repo_root = Path(__file__).resolve().parents[2]
-    return (repo_root.parent / "shared" / "data" / "benchmarks").resolve()
 
 
 class VideoIndex:
@@ -85,26 +71,53 @@ class Verdict:
     squared_error: float | None = None
 
 
-class Suite(ABC):
-    """One benchmark: loads its samples and scores answers to them.
+SuiteKind = Literal["qa", "tracking"]
 
-    Subclasses set ``name`` (registry key, ``[a-z][a-z0-9_]*``), ``description`` and
-    ``annotations_subdir`` (folder under ``benchmark_data_dir()``), and implement
-    ``read_samples`` and ``judge``. ``qtype_groups`` maps question-type codes to the coarser
-    groups the official evaluation reports (pass it to ``evals.metrics.summarize``);
-    ``qtype_names`` gives readable names for type and group codes, for reports.
+
+class SuiteBase(ABC):
+    """What every suite has: a registry name, a description and a data folder.
+
+    ``name`` is the registry key (``[a-z][a-z0-9_]*``); ``annotations_subdir`` is the suite's
+    folder under the data root (``evals.data_dirs``). ``kind`` says how it runs: ``qa``
+    (a ``Suite``: questions answered by the agent) or ``tracking`` (sequences tracked by a
+    pipeline's ``track_objects`` backend, ``evals.suites.mot``).
     """
 
     name: ClassVar[str]
     description: ClassVar[str]
     annotations_subdir: ClassVar[str]
+    kind: ClassVar[SuiteKind] = "qa"
     qtype_names: ClassVar[Mapping[str, str]] = {}
     qtype_groups: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, annotations_dir: Path | str | None = None):
+        """``annotations_dir``: the suite's data folder; None: ``default_data_dir(data_root())``."""
         self.annotations_dir = (
-            Path(annotations_dir) if annotations_dir is not None else benchmark_data_dir() / self.annotations_subdir
+            Path(annotations_dir) if annotations_dir is not None else self.default_data_dir(data_root())
         )
+
+    @classmethod
+    def default_data_dir(cls, root: Path) -> Path:
+        """The suite's data folder under the data root ``root`` (``evals.data_dirs``)."""
+        return root / cls.annotations_subdir
+
+    def _path(self, filename: str) -> Path:
+        """``annotations_dir / filename``; MissingDataError (one line: where, and how to point
+        at the data) when it is not a file."""
+        path = self.annotations_dir / filename
+        if not path.is_file():
+            raise MissingDataError(self.name, self.annotations_subdir, path)
+        return path
+
+
+class Suite(SuiteBase):
+    """A question-answering benchmark: loads its samples and scores answers to them.
+
+    Subclasses set ``name``, ``description`` and ``annotations_subdir`` (``SuiteBase``), and
+    implement ``read_samples`` and ``judge``. ``qtype_groups`` maps question-type codes to the
+    coarser groups the official evaluation reports (pass it to ``evals.metrics.summarize``);
+    ``qtype_names`` gives readable names for type and group codes, for reports.
+    """
 
     # -- to implement ------------------------------------------------------------------
 
@@ -129,8 +142,9 @@ class Suite(ABC):
     def load(self, videos_dir: Path | str | None = None, limit: int | None = None) -> list[Sample]:
         """The first ``limit`` samples (all if None), with ``video_path`` set where found.
 
-        A sample whose video is not under ``videos_dir`` keeps ``video_path=None``; the
-        runner turns it into an error row (``SampleScore.missing_video``).
+        Videos are looked up under ``videos_dir``, else under ``<annotations_dir>/videos``.
+        A sample whose video is not found keeps ``video_path=None``; the runner turns it into
+        an error row (``SampleScore.missing_video``).
         """
         if limit is not None and limit < 0:
             raise ValueError("limit must be >= 0")
@@ -143,7 +157,7 @@ class Suite(ABC):
                 raise ValueError(f"{self.name}: sample id {sample.sample_id!r} occurs twice in {self.annotations_dir}")
             seen.add(sample.sample_id)
             samples.append(sample)
-        index = VideoIndex(videos_dir)
+        index = VideoIndex(videos_dir if videos_dir is not None else self.annotations_dir / VIDEOS_SUBDIR)
         return [s.model_copy(update={"video_path": index.find(self.video_stems(s))}) for s in samples]
 
     def score(self, sample: Sample, answer: Answer) -> SampleScore:
@@ -164,15 +178,6 @@ class Suite(ABC):
             squared_error=verdict.squared_error if verdict else None,
             cost=SampleCost.from_trace(answer.trace),
         )
-
-    def _path(self, filename: str) -> Path:
-        path = self.annotations_dir / filename
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"{self.name}: annotation file {path} not found "
-                f"(set ${BENCHMARK_DATA_ENV} or pass annotations_dir)"
-            )
-        return path
 
 
 # -- judging helpers shared by suites ----------------------------------------------------
@@ -229,16 +234,16 @@ def read_csv_rows(path: Path, required: Sequence[str], delimiter: str = ",") -> 
 
 # -- registry ----------------------------------------------------------------------------
 
-_REGISTRY: dict[str, type[Suite]] = {}
+_REGISTRY: dict[str, type[SuiteBase]] = {}
 _entry_points_loaded = False
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
-S = TypeVar("S", bound=type[Suite])
+S = TypeVar("S", bound=type[SuiteBase])
 
 
 def register_suite(cls: S) -> S:
-    """Class decorator: make a Suite available under its ``name``."""
-    if not (isinstance(cls, type) and issubclass(cls, Suite)):
+    """Class decorator: make a suite (a ``Suite`` or another ``SuiteBase``) available under its ``name``."""
+    if not (isinstance(cls, type) and issubclass(cls, SuiteBase)):
         raise TypeError(f"{cls!r} is not a Suite subclass")
     name = getattr(cls, "name", None)
     if not isinstance(name, str) or not _NAME.match(name):
@@ -268,13 +273,13 @@ def load_entry_point_suites() -> None:
             warnings.warn(f"suite entry point {ep.name!r} ({ep.value}) failed to load: {exc}", stacklevel=2)
 
 
-def available_suites() -> dict[str, type[Suite]]:
+def available_suites() -> dict[str, type[SuiteBase]]:
     """All registered suites by name: built-in ones and those from entry points."""
     load_entry_point_suites()
     return dict(sorted(_REGISTRY.items()))
 
 
-def get_suite(name: str, **kwargs) -> Suite:
+def get_suite(name: str, **kwargs) -> SuiteBase:
     """An instance of the suite called ``name``; ``kwargs`` go to its constructor."""
     suites = available_suites()
     if name not in suites:

@@ -4,8 +4,8 @@
 ``subset_answers.json``: ``{q_uid: answer index}``. Only the public subset has answers (the
 rest are scored by the benchmark's server), so only questions with an answer are loaded.
 The sample id and the video id are the ``q_uid``; videos are ``<q_uid>.mp4``.
-These files are not shipped with vidagent: put them in ``<benchmark data>/egoschema/`` or
-pass ``annotations_dir``. Scoring: chosen index == answer.
+These files are not shipped with vidagent: put them in the suite's data folder
+(``--data DIR``, or ``<data root>/egoschema/``; see ``evals.data_dirs``). Scoring: chosen index == answer.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
-"""The project's own ``smoke`` suite: questions over real clips that install from PyPI packages.
+"""The project's own ``smoke`` suites: questions over real clips that install from PyPI packages.
 
-The annotations ship with vidagent as package data (``evals/data/smoke.json``). Each answer
+``smoke`` mixes open, count and multiple-choice questions; ``smoke_mc`` holds five-option
+questions only, with the correct option at every position equally often. The annotations ship
+with vidagent as package data (``evals/data/smoke.json``, ``evals/data/smoke_mc.json``). Each answer
 was checked by eye on frames dumped with ``scripts/extract_frames.py``; each question records
 that evidence (times in seconds from the clip's first frame, and what is visible then).
 
@@ -51,6 +53,7 @@ from evals.suites.base import Suite, Verdict, judge_count, judge_multiple_choice
 
 SMOKE_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 SMOKE_FILE = "smoke.json"
+SMOKE_MC_FILE = "smoke_mc.json"
 SMOKE_QTYPES: dict[str, str] = {
     "count": "counting",
     "temporal": "temporal order and timing",
@@ -112,17 +115,19 @@ class SmokeSuite(Suite):
         "over real clips from PyPI packages"
     )
     annotations_subdir: ClassVar[str] = "smoke"
+    data_file: ClassVar[str] = SMOKE_FILE
     qtype_names = SMOKE_QTYPES
 
-    def __init__(self, annotations_dir: Path | str | None = None):
-        super().__init__(annotations_dir if annotations_dir is not None else SMOKE_DATA_DIR)
+    @classmethod
+    def default_data_dir(cls, root: Path) -> Path:
+        return SMOKE_DATA_DIR  # shipped with vidagent, wherever the data root is
 
     # -- the annotation file ----------------------------------------------------------
 
     @cached_property
     def data(self) -> dict[str, Any]:
         """The parsed ``smoke.json``."""
-        path = self._path(SMOKE_FILE)
+        path = self._path(self.data_file)
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("format") != 1:
             raise ValueError(f"{path}: unsupported format {data.get('format')!r} (expected 1)")
@@ -156,7 +161,7 @@ class SmokeSuite(Suite):
     def read_samples(self) -> Iterator[Sample]:
         clips = self.clips
         for n, q in enumerate(self.data["questions"]):
-            where = f"{SMOKE_FILE} question {n} ({q.get('id', '?')})"
+            where = f"{self.data_file} question {n} ({q.get('id', '?')})"
             if q["clip"] not in clips:
                 raise ValueError(f"{where}: unknown clip {q['clip']!r}")
             if q["qtype"] not in SMOKE_QTYPES:
@@ -215,3 +220,18 @@ class SmokeSuite(Suite):
             words = prediction.split()
             prediction = words[0] if words and words[0] in YES_NO else prediction
         return Verdict(correct=prediction in accepted, prediction=prediction)
+
+
+@register_suite
+class SmokeMultipleChoiceSuite(SmokeSuite):
+    """Five-option questions over the smoke suite's clips (``evals/data/smoke_mc.json``, same
+    layout and checks as ``smoke.json``), with the correct option at each position equally
+    often, so a pipeline that favours one position cannot score well."""
+
+    name: ClassVar[str] = "smoke_mc"
+    description: ClassVar[str] = (
+        "vidagent multiple-choice smoke test: hand-checked five-option questions (presence, counting, motion, "
+        "temporal order, text, description) over real clips from PyPI packages, gold positions spread evenly"
+    )
+    annotations_subdir: ClassVar[str] = "smoke_mc"
+    data_file: ClassVar[str] = SMOKE_MC_FILE

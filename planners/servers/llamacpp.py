@@ -12,7 +12,7 @@ tokens after the longest common prefix, so a multi-step conversation re-reads on
 turn. ``prompt_cache=True`` adds llama.cpp's RAM state cache, which also brings back the
 prefix of an older conversation after another one ran in between.
 
-Structured output on this server (shared/SERVING.md): ``response_format={"type":
+Structured output on this server, as measured: ``response_format={"type":
 "json_object", "schema": S}`` constrains decoding to S; ``{"type": "json_schema"}`` gives
 HTTP 500; ``tool_choice="required"`` is ignored, a named function works.
 """
@@ -46,6 +46,7 @@ class LlamaCppServer(ManagedServer):
     ``prompt_cache_bytes``). ``model_alias``: the model name the API reports and accepts
     (default: the file name without ``.gguf``). ``chat_format``: a llama-cpp-python chat
     format name; None uses the template stored in the GGUF. ``startup_timeout_s`` in seconds.
+    ``detached``: keep serving after this process exits (``agent.resident_planner``).
     """
 
     def __init__(
@@ -65,6 +66,7 @@ class LlamaCppServer(ManagedServer):
         startup_timeout_s: float = 60.0,
         log_path: str | os.PathLike | None = None,
         verbose: bool = True,
+        detached: bool = False,
     ):
         self.model_path = Path(model_path)
         if not self.model_path.is_file():
@@ -107,6 +109,7 @@ class LlamaCppServer(ManagedServer):
             port=port,
             log_path=log_path,
             env={"PYTHONUNBUFFERED": "1"},  # log lines appear as they happen
+            detached=detached,
         )
 
     @property

@@ -103,6 +103,9 @@ class ManagedServer:
     seconds; ``stop_timeout_s`` is the grace between SIGTERM and SIGKILL. ``log_path`` defaults
     to ``<run_dir>/server.log``. The run dir is removed at stop unless ``keep_run_dir``, or the
     server failed to start or died by itself (its log is then kept for reading).
+
+    ``detached``: the server outlives this process (no stop at exit, no signal when this
+    process dies, run dir kept); whoever starts it must record its pid to stop it later.
     """
 
     def __init__(
@@ -118,6 +121,7 @@ class ManagedServer:
         log_path: str | os.PathLike | None = None,
         run_dir_parent: str | os.PathLike | None = None,
         keep_run_dir: bool = False,
+        detached: bool = False,
     ):
         self.command = list(command)
         self.name = name
@@ -130,8 +134,9 @@ class ManagedServer:
         self._env = dict(env or {})
         self._log_path_arg = Path(log_path) if log_path is not None else None
         self._run_dir_parent = run_dir_parent
-        self._keep_run_dir_asked = keep_run_dir
-        self.keep_run_dir = keep_run_dir
+        self.detached = detached
+        self._keep_run_dir_asked = keep_run_dir or detached
+        self.keep_run_dir = self._keep_run_dir_asked
         self.run_dir: Path | None = None
         self.log_path: Path | None = None
         self.process: subprocess.Popen | None = None
@@ -235,9 +240,10 @@ class ManagedServer:
                 env=env,
                 cwd=self.run_dir,
                 start_new_session=True,  # own process group: stop() reaches every worker
-                preexec_fn=_die_with_parent,
+                preexec_fn=None if self.detached else _die_with_parent,
             )
-        _running.add(self)
+        if not self.detached:
+            _running.add(self)
 
     def _wait_healthy(self) -> None:
         deadline = self._started_at + self.startup_timeout_s

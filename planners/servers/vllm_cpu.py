@@ -8,7 +8,7 @@ safetensors in ``models/smollm2-135m-instruct``.
 >>> with VllmCpuServer() as server:                  # doctest: +SKIP  (~25-30 s to start)
 ...     client = OpenAI(base_url=server.base_url, api_key="none")
 
-Flags and their reasons are in shared/SERVING.md. What a client must know about this server:
+What a client must know about this server (measured):
 ``response_format={"type": "json_schema", ...}``, ``json_object`` and
 ``extra_body={"structured_outputs": {"json": S}}`` constrain the output; ``guided_json`` is
 silently ignored. Tool calls need ``tool_choice="required"`` or a named function (``auto``
@@ -32,7 +32,7 @@ STAMP_NAME = ".vidagent-vllm-env.stamp"
 DEFAULT_KV_CACHE_BYTES = 256 * 1024 * 1024
 
 # Server-wide: per request it is ignored, and without it SmolLM2 filled its token budget
-# with whitespace inside the JSON under xgrammar (shared/SERVING.md).
+# with whitespace inside the JSON under xgrammar.
 STRUCTURED_OUTPUTS_CONFIG = {"backend": "xgrammar", "disable_any_whitespace": True}
 
 

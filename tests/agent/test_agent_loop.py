@@ -58,6 +58,60 @@ def test_multiple_choice_names_the_option(bikes_mp4, cache):
     assert answer.evidence[0].frame_index == 75 and answer.evidence[0].note == "second cut"
 
 
+def test_an_answer_whose_text_contradicts_its_choice_goes_back_once(bikes_mp4, cache):
+    script = shots_then_answer("six", choice=0) + [{"action": "answer", "answer": "six"}]
+    planner = ScriptedPlanner(script)
+    answer = VideoAgent(planner=planner, cache=cache).ask(bikes_mp4, "How many shots?", options=["four", "five", "six"])
+    assert answer.status == "answered" and answer.choice == 2 and answer.text == "six"
+    assert "'answer' is option 2 ('six') but 'choice' is 0" in planner.requests[2].feedback
+
+
+def test_when_nothing_tells_the_options_apart_the_answer_says_so(bikes_mp4, cache):
+    unclear = [{"option": o, "fits": "unclear"} for o in ("four", "five", "six")]
+    script = shots_then_answer("five", option_checks=unclear, confidence=0.9)
+    answer = VideoAgent(planner=ScriptedPlanner(script), cache=cache).ask(
+        bikes_mp4, "How many shots?", options=["four", "five", "six"]
+    )
+    assert answer.status == "answered" and answer.choice == 1
+    assert answer.confidence == pytest.approx(1 / 3)  # a guess among three, whatever the planner claimed
+
+
+def test_option_scores_are_shown_to_the_planner_as_a_hint(bikes_mp4, cache):
+    """With the lite tier's MiniLM: after dominant_color reports the colour of a frame, the
+    option naming that colour scores highest; the planner still chooses (here, another option)."""
+    from agent.option_scores import EmbeddingOptionScorer
+
+    def planner_fn(request: PlannerInput):
+        if not request.history:
+            return {"action": "call_tools", "calls": [{"name": "dominant_color", "args": {"time_s": 8.5}}]}
+        return {"action": "answer", "answer": request.options[2]}
+
+    first = VideoAgent(planner=FunctionPlanner(planner_fn), cache=cache, option_scorer=None).ask(
+        bikes_mp4, "Which colour?", options=["a", "b", "c"]
+    )
+    colour = first.trace.steps[0].tool_calls[0].observation.split(": ")[1].split(" (")[0]
+    options = ["a dog barking", f"mostly {colour}", "the number seven"]
+    planner = FunctionPlanner(planner_fn)
+    answer = VideoAgent(planner=planner, cache=cache, option_scorer=EmbeddingOptionScorer()).ask(
+        bikes_mp4, "What colour dominates the frame at 8.5 s?", options=options
+    )
+    request_1, request_2 = planner.requests
+    assert request_1.option_scores is None  # no tool results yet
+    scores = request_2.option_scores
+    assert len(scores) == 3 and all(0 <= x <= 1 for x in scores)
+    assert max(range(3), key=scores.__getitem__) == 1
+    assert answer.choice == 2  # the hint never chooses
+    assert answer.trace.steps[1].option_scores == list(scores)
+    assert first.trace.steps[1].option_scores is None  # no scorer, no hint
+
+
+def test_option_scores_are_off_for_the_weight_free_profile():
+    from agent.option_scores import EmbeddingOptionScorer, default_option_scorer
+
+    assert VideoAgent(planner=ScriptedPlanner([]), tools="core").option_scorer is None
+    assert isinstance(default_option_scorer("lite"), EmbeddingOptionScorer)
+
+
 def test_one_rejected_reply_goes_back_with_the_error(bikes_mp4, cache):
     seen: list[PlannerInput] = []
     replies = iter(['{"action": "answer"', '{"action": "answer", "answer": "fine"}'])
@@ -81,7 +135,7 @@ def test_two_rejected_replies_end_unparsed_without_a_guess(bikes_mp4, cache):
 
 
 def test_choice_out_of_range_is_rejected(bikes_mp4, cache):
-    script = ['{"action": "answer", "answer": "x", "choice": 5}', '{"action": "answer", "answer": "x", "choice": 1}']
+    script = ['{"action": "answer", "answer": "x", "choice": 5}', '{"action": "answer", "answer": "b", "choice": 1}']
     answer = VideoAgent(planner=ScriptedPlanner(script), cache=cache).ask(bikes_mp4, "q", options=["a", "b"])
     assert answer.status == "answered" and answer.choice == 1
     assert "out of range" in answer.trace.steps[0].error

@@ -76,14 +76,14 @@ def test_ask_with_script_json_output(bikes_mp4, tmp_path):
     script = tmp_path / "script.json"
     script.write_text(json.dumps([
         {"action": "call_tools", "calls": [{"name": "detect_shots", "args": {}}]},
-        {"action": "answer", "answer": "six shots", "choice": 1, "evidence": [{"time_s": 1.2, "note": "first cut"}]},
+        {"action": "answer", "answer": "six", "evidence": [{"time_s": 1.2, "note": "first cut"}]},
     ]))
     trace = tmp_path / "trace.jsonl"
     p = run("ask", bikes_mp4, "How many shots?", "--option", "five", "--option", "six", "--script", script,
             "--json", "--trace", trace, cache_dir=tmp_path / "c")
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)  # stdout holds exactly one JSON object
-    assert out["status"] == "answered" and out["choice"] == 1 and out["answer"] == "six shots"
+    assert out["status"] == "answered" and out["choice"] == 1 and out["answer"] == "six"
     assert out["evidence"] == [{"time_s": 1.2, "frame_index": 30, "box": None, "note": "first cut"}]
     assert out["trace"]["totals"]["tool_calls"] == 1 and out["trace"]["totals"]["frames_decoded"] > 0
     assert len(trace.read_text().splitlines()) == 3
@@ -91,6 +91,25 @@ def test_ask_with_script_json_output(bikes_mp4, tmp_path):
     again = run("ask", bikes_mp4, "How many shots?", "--option", "five", "--option", "six", "--script", script,
                 "--json", cache_dir=tmp_path / "c")
     assert json.loads(again.stdout)["trace"]["totals"]["cache_hits"] == 1
+
+
+def test_several_questions_share_one_planner_and_the_tool_cache(bikes_mp4, tmp_path):
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps([
+        {"action": "call_tools", "calls": [{"name": "detect_shots", "args": {}}]},
+        {"action": "answer", "answer": "six shots"},
+    ]))
+    p = run("ask", bikes_mp4, "How many shots?", "-q", "How many cuts?", "--script", script, "--json",
+            cache_dir=tmp_path / "c")
+    assert p.returncode == 0, p.stderr
+    first, second = (json.loads(line) for line in p.stdout.splitlines())  # JSON Lines, one per question
+    assert first["trace"]["question"] == "How many shots?" and second["trace"]["question"] == "How many cuts?"
+    assert first["trace"]["totals"]["cache_hits"] == 0 and second["trace"]["totals"]["cache_hits"] == 1
+    assert second["trace"]["totals"]["frames_decoded"] == 0
+    text = run("ask", bikes_mp4, "How many shots?", "-q", "How many cuts?", "--script", script, cache_dir=tmp_path / "c")
+    assert text.stdout.count("answer: six shots") == 2 and "question: How many cuts?" in text.stdout
+    mixed = run("ask", bikes_mp4, "q1", "-q", "q2", "--option", "a", "--option", "b", "--script", script)
+    assert mixed.returncode == 2 and "one multiple-choice question" in mixed.stderr
 
 
 def test_ask_unparsed_is_reported_not_guessed(bikes_mp4, tmp_path):

@@ -52,8 +52,9 @@ def test_a_planner_factory_is_called_per_question():
 
 
 def test_open_planner_yields_one_planner(tmp_path):
-    with open_planner(scripted_config(tmp_path, [{"action": "answer", "answer": "x", "choice": 1}])) as planner:
-        assert planner.plan(sample_request()).action.answer == "x"
+    with open_planner(scripted_config(tmp_path, [{"action": "answer", "answer": "two"}])) as planner:
+        reply = planner.plan(sample_request())
+        assert (reply.action.answer, reply.action.choice) == ("two", 1)
 
 
 @pytest.mark.parametrize(

@@ -17,8 +17,11 @@ import pytest
 
 from evals.mot import (
     MotRow,
+    combine_evaluations,
     detections_to_mot_rows,
+    evaluate_mot,
     format_mot_rows,
+    motmetrics_accumulator,
     parse_mot_rows,
     read_mot_file,
     score_mot,
@@ -61,11 +64,42 @@ def mot_data() -> Path:
 
 
 @pytest.fixture(scope="module")
-def tud_scores(mot_data):
+def tud_evaluations(mot_data):
     return {
-        seq: score_mot(read_mot_file(mot_data / seq / "gt.txt"), read_mot_file(mot_data / seq / "test.txt"))
+        seq: evaluate_mot(read_mot_file(mot_data / seq / "gt.txt"), read_mot_file(mot_data / seq / "test.txt"))
         for seq in SEQUENCES
     }
+
+
+@pytest.fixture(scope="module")
+def tud_scores(tud_evaluations):
+    return {seq: e.scores() for seq, e in tud_evaluations.items()}
+
+
+def test_score_mot_is_the_scores_of_the_evaluation(mot_data, tud_scores):
+    seq = SEQUENCES[0]
+    assert score_mot(read_mot_file(mot_data / seq / "gt.txt"), read_mot_file(mot_data / seq / "test.txt")) == \
+        tud_scores[seq]
+
+
+def test_combined_sequences_equal_motmetrics_overall(mot_data, tud_evaluations):
+    """motmetrics merges accumulators with its own per-metric rules (``*_m`` functions)."""
+    import motmetrics as mm
+
+    accs = [motmetrics_accumulator(read_mot_file(mot_data / seq / "gt.txt"), read_mot_file(mot_data / seq / "test.txt"))
+            for seq in SEQUENCES]
+    fields = ["mota", "motp", "idf1", "idp", "idr", "recall", "precision", "num_switches", "num_false_positives",
+              "num_misses", "num_fragmentations", "num_objects", "num_predictions", "num_unique_objects",
+              "mostly_tracked", "partially_tracked", "mostly_lost", "num_frames"]
+    overall = mm.metrics.create().compute_many(accs, names=list(SEQUENCES), metrics=fields,
+                                               generate_overall=True).loc["OVERALL"]
+    combined = combine_evaluations(list(tud_evaluations.values())).scores()
+    for name in fields:
+        assert getattr(combined, name) == pytest.approx(float(overall[name]), abs=1e-12), name
+    single = combine_evaluations([tud_evaluations["TUD-Campus"]])
+    assert single == tud_evaluations["TUD-Campus"]
+    with pytest.raises(ValueError, match="no sequences"):
+        combine_evaluations([])
 
 
 @pytest.mark.parametrize("sequence", SEQUENCES)
@@ -87,44 +121,89 @@ def test_hota_agrees_with_recorded_trackeval_values(tud_scores, sequence):
         assert getattr(scores, name) == pytest.approx(recorded, abs=1e-3), name
 
 
-def test_hota_equals_trackeval_full_motchallenge_pipeline(tud_scores, mot_data, tmp_path):
-    """Our direct call of TrackEval's HOTA gives what its own MOTChallenge loader and evaluator give."""
+def run_trackeval(root: Path, benchmark: str, sequences: dict[str, tuple[Path, Path]]) -> dict:
+    """TrackEval's own MOTChallenge loader and evaluator (HOTA, CLEAR, Identity) on
+    ``{sequence: (gt.txt, results.txt)}``; returns its results for tracker ``ours``."""
     import trackeval
 
-    for seq in SEQUENCES:
-        gt_dir = tmp_path / "gt" / "MOT15-train" / seq
+    split = f"{benchmark}-train"
+    for seq, (gt, hyp) in sequences.items():
+        gt_dir = root / "gt" / split / seq
         (gt_dir / "gt").mkdir(parents=True)
-        shutil.copy(mot_data / seq / "gt.txt", gt_dir / "gt" / "gt.txt")
-        frames = [r.frame for name in ("gt.txt", "test.txt") for r in read_mot_file(mot_data / seq / name)]
+        shutil.copy(gt, gt_dir / "gt" / "gt.txt")
+        frames = [r.frame for path in (gt, hyp) for r in read_mot_file(path)]
         (gt_dir / "seqinfo.ini").write_text(f"[Sequence]\nname={seq}\nseqLength={max(frames)}\n")
-        tracker_dir = tmp_path / "trackers" / "MOT15-train" / "ours" / "data"
+        tracker_dir = root / "trackers" / split / "ours" / "data"
         tracker_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copy(mot_data / seq / "test.txt", tracker_dir / f"{seq}.txt")
-    (tmp_path / "gt" / "seqmaps").mkdir()
-    (tmp_path / "gt" / "seqmaps" / "MOT15-train.txt").write_text("name\n" + "\n".join(SEQUENCES) + "\n")
+        shutil.copy(hyp, tracker_dir / f"{seq}.txt")
+    (root / "gt" / "seqmaps").mkdir()
+    (root / "gt" / "seqmaps" / f"{split}.txt").write_text("name\n" + "\n".join(sequences) + "\n")
 
     eval_config = trackeval.Evaluator.get_default_eval_config()
     eval_config.update(PRINT_RESULTS=False, PRINT_CONFIG=False, OUTPUT_SUMMARY=False, OUTPUT_DETAILED=False,
                        PLOT_CURVES=False, TIME_PROGRESS=False, USE_PARALLEL=False)
     data_config = trackeval.datasets.MotChallenge2DBox.get_default_dataset_config()
-    data_config.update(GT_FOLDER=str(tmp_path / "gt"), TRACKERS_FOLDER=str(tmp_path / "trackers"),
-                       BENCHMARK="MOT15", SPLIT_TO_EVAL="train", TRACKERS_TO_EVAL=["ours"], PRINT_CONFIG=False,
-                       OUTPUT_FOLDER=str(tmp_path / "out"))
+    data_config.update(GT_FOLDER=str(root / "gt"), TRACKERS_FOLDER=str(root / "trackers"),
+                       BENCHMARK=benchmark, SPLIT_TO_EVAL="train", TRACKERS_TO_EVAL=["ours"], PRINT_CONFIG=False,
+                       OUTPUT_FOLDER=str(root / "out"))
     results, _ = trackeval.Evaluator(eval_config).evaluate(
         [trackeval.datasets.MotChallenge2DBox(data_config)],
         [trackeval.metrics.HOTA(), trackeval.metrics.CLEAR(), trackeval.metrics.Identity()],
     )
+    return results["MotChallenge2DBox"]["ours"]
+
+
+def assert_same_as_trackeval(ours, res) -> None:
+    """HOTA (mean over alphas), MOTA, IDF1, ID switches, FP and FN agree with TrackEval's ``res``."""
+    assert ours.hota == pytest.approx(float(np.mean(res["HOTA"]["HOTA"])), abs=1e-12)
+    assert ours.deta == pytest.approx(float(np.mean(res["HOTA"]["DetA"])), abs=1e-12)
+    assert ours.assa == pytest.approx(float(np.mean(res["HOTA"]["AssA"])), abs=1e-12)
+    assert ours.loca == pytest.approx(float(np.mean(res["HOTA"]["LocA"])), abs=1e-12)
+    # and the two libraries agree on the CLEAR / identity numbers
+    assert ours.mota == pytest.approx(res["CLEAR"]["MOTA"], abs=1e-12)
+    assert ours.idf1 == pytest.approx(res["Identity"]["IDF1"], abs=1e-12)
+    assert (ours.num_switches, ours.num_false_positives, ours.num_misses) == (
+        res["CLEAR"]["IDSW"], res["CLEAR"]["CLR_FP"], res["CLEAR"]["CLR_FN"])
+
+
+def test_hota_equals_trackeval_full_motchallenge_pipeline(tud_scores, tud_evaluations, mot_data, tmp_path):
+    """Our direct call of TrackEval's HOTA gives what its own MOTChallenge loader and evaluator give,
+    per sequence and combined over both."""
+    results = run_trackeval(tmp_path, "MOT15", {seq: (mot_data / seq / "gt.txt", mot_data / seq / "test.txt")
+                                                for seq in SEQUENCES})
     for seq in SEQUENCES:
-        res = results["MotChallenge2DBox"]["ours"][seq]["pedestrian"]
-        ours = tud_scores[seq]
-        assert ours.hota == pytest.approx(float(np.mean(res["HOTA"]["HOTA"])), abs=1e-12)
-        assert ours.deta == pytest.approx(float(np.mean(res["HOTA"]["DetA"])), abs=1e-12)
-        assert ours.assa == pytest.approx(float(np.mean(res["HOTA"]["AssA"])), abs=1e-12)
-        assert ours.loca == pytest.approx(float(np.mean(res["HOTA"]["LocA"])), abs=1e-12)
-        # and the two libraries agree on the CLEAR / identity numbers
-        assert ours.mota == pytest.approx(res["CLEAR"]["MOTA"], abs=1e-12)
-        assert ours.idf1 == pytest.approx(res["Identity"]["IDF1"], abs=1e-12)
-        assert ours.num_switches == res["CLEAR"]["IDSW"]
+        assert_same_as_trackeval(tud_scores[seq], results[seq]["pedestrian"])
+    combined = combine_evaluations(list(tud_evaluations.values())).scores()
+    assert_same_as_trackeval(combined, results["COMBINED_SEQ"]["pedestrian"])
+
+
+def test_mot17_classes_are_filtered_as_trackeval_does(tmp_path):
+    """MOT17 ground truth has classes: pedestrians are scored, a box on a distractor (static
+    person, distractor) is no false positive, a box on a car is one, and so is a box on an
+    ignored (conf 0) pedestrian."""
+    rng = np.random.default_rng(0)
+    gt, hyp = [], []
+    for f in range(1, 31):
+        objects = [(1, 10 + 3 * f, 50, 1, 1.0), (2, 200, 40, 0, 1.0), (3, 300, 50, 1, 7), (4, 400, 60, 1, 8)]
+        if f <= 20:
+            objects.append((5, 500, 100, 1, 3))
+        for track, x, y, conf, cls in objects:
+            gt.append(MotRow(f, track, x, y, 30, 60, conf, int(cls), 1.0))
+            if track == 1 and 12 <= f <= 14:
+                continue  # three missed frames
+            dx, dy = rng.normal(0, 2, size=2)
+            hyp_id = 100 + track + (50 if track == 1 and f > 15 else 0)  # an identity switch
+            hyp.append(MotRow(f, hyp_id, round(x + dx, 2), round(y + dy, 2), 30, 60, 0.9))
+        hyp.append(MotRow(f, 999, 600, 10 + f, 20, 40, 0.5))  # a false positive in every frame
+    write_mot_file(gt, tmp_path / "gt.txt")
+    write_mot_file(hyp, tmp_path / "hyp.txt")
+    ours = score_mot(read_mot_file(tmp_path / "gt.txt"), read_mot_file(tmp_path / "hyp.txt"))
+    results = run_trackeval(tmp_path / "te", "MOT17", {"SEQ-01": (tmp_path / "gt.txt", tmp_path / "hyp.txt")})
+    assert_same_as_trackeval(ours, results["SEQ-01"]["pedestrian"])
+    assert ours.num_objects == 30 and ours.num_misses == 3 and ours.num_switches == 1
+    assert ours.num_false_positives == 30 + 30 + 20  # the spurious box, the ignored pedestrian, the car
+    unfiltered = score_mot(gt, hyp, distractor_classes=None)
+    assert unfiltered.num_objects == 110 and unfiltered.num_false_positives == 30 + 30  # pedestrian 2 stays ignored
 
 
 # ---------------------------------------------------------------------------------------

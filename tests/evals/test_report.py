@@ -71,10 +71,30 @@ def test_report_writes_markdown_and_self_contained_html_with_the_tables(runs, ca
     assert "| steps | 1.29 | 1 | 9 |" in md  # 5 one-step answers, s5 and s7 two steps each
     html = (runs / "B" / "report.html").read_text()
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
-    assert len(images) == 4  # accuracy per type, latency, steps, tool usage
+    assert len(images) == 5  # accuracy per type, chosen vs gold positions, latency, steps, tool usage
     assert all(base64.b64decode(img).startswith(b"\x89PNG\r\n\x1a\n") for img in images)
     assert not re.search(r'(src|href)="(?!data:)', html), "report.html must not reference other files"
     assert "<td>B (beta)</td><td>4</td><td>25.0%</td>" in html
+
+
+@pytest.mark.parametrize(
+    ("run", "rows"),
+    [
+        # A always picks option 0: position 0 is chosen three times as often as it is the answer
+        ("A", ["| 0 | 2 | 6 | 3.00 | 2 | 100.0% |", "| 1 | 2 | 0 | 0.00 | 0 | 0.0% |", "| 2 | 2 | 0 | 0.00 | 0 | 0.0% |",
+               "| no choice |  | 0 |  |  |  |"]),
+        ("B", ["| 0 | 2 | 2 | 1.00 | 1 | 50.0% |", "| 1 | 2 | 2 | 1.00 | 1 | 50.0% |", "| 2 | 2 | 1 | 0.50 | 1 | 50.0% |",
+               "| no choice |  | 1 |  |  |  |"]),
+    ],
+)
+def test_report_shows_chosen_against_gold_option_positions(runs, capsys, run, rows):
+    assert main(["eval", "report", str(runs / run)]) == 0
+    printed = capsys.readouterr().out
+    md = (runs / run / "report.md").read_text()
+    assert "### Multiple choice by option position (6 questions; 0 choices at confidence <= 0.5)" in md
+    for row in rows:
+        assert row in printed and row in md
+    assert (runs / run / "plots" / "choice_positions.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_report_names_why_samples_have_no_answer(runs, capsys):

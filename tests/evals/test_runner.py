@@ -229,7 +229,7 @@ def _nextqa_subset(root: Path) -> tuple[Path, Path]:
     for v in range(4):
         make_video(videos / f"{1000 + v}.mp4", n_frames=96, cuts=(30 + 10 * v,))
     header = "video,frame_count,width,height,question,answer,qid,type,a0,a1,a2,a3,a4\n"
-    lines = [f"{1000 + i % 4},96,160,96,what happens in part {i},{1 if i % 2 == 0 else 0},{i},CW,a,b,c,d,e\n"
+    lines = [f"{1000 + i % 4},96,160,96,what happens in part {i},{1 if i % 2 == 0 else 0},{i},CW,red,green,blue,white,black\n"
              for i in range(N_KILL_SAMPLES)]
     (annotations / "val.csv").write_text(header + "".join(lines))
     return videos, annotations

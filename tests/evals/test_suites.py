@@ -1,11 +1,14 @@
-"""Benchmark suites on the real annotation files (NExT-QA, NExT-GQA, ActivityNet-QA) and on
-small fixtures in the official layouts (EgoSchema, TGIF-QA); video lookup; scoring; registry."""
+"""Benchmark suites on rows of the real annotation files kept in ``tests/data/benchmarks``
+(NExT-QA, NExT-GQA, ActivityNet-QA: every question type, in the official formats) and on small
+fixtures in the official layouts (EgoSchema, TGIF-QA); where data is looked for; video lookup;
+scoring; registry."""
 
 from __future__ import annotations
 
 import csv
 import json
 import random
+import shutil
 from collections import Counter
 from importlib.metadata import EntryPoint
 from pathlib import Path
@@ -16,19 +19,23 @@ from agent.types import Answer, Trace, TraceTotals
 from evals import metrics
 from evals.samples import Sample, SampleScore
 from evals.suites import base as suites_base
-from evals.suites import available_suites, benchmark_data_dir, get_suite, register_suite
+from evals.suites import MissingDataError, available_suites, data_root, get_suite, register_suite
 from evals.suites.base import Suite, Verdict, VideoIndex
 from evals.suites.nextgqa import best_tiou, official_tiou, predicted_span
 from tools.types import Evidence, TimeSpan
 
-DATA = benchmark_data_dir()
+#: Rows copied from the benchmarks' released files (see the README there).
+DATA = Path(__file__).resolve().parents[1] / "data" / "benchmarks"
 
 
 def real_file(*parts: str) -> Path:
     path = DATA.joinpath(*parts)
-    if not path.is_file():
-        pytest.fail(f"benchmark annotation file {path} missing (set VIDAGENT_BENCHMARK_DATA)")
+    assert path.is_file(), f"fixture {path} missing from the repository"
     return path
+
+
+def suite_on_fixtures(name: str, **kwargs) -> Suite:
+    return get_suite(name, annotations_dir=DATA / name, **kwargs)
 
 
 def make_answer(
@@ -44,20 +51,17 @@ def make_answer(
 
 @pytest.fixture(scope="module")
 def nextqa() -> list[Sample]:
-    real_file("nextqa", "val.csv")
-    return get_suite("nextqa").load()
+    return suite_on_fixtures("nextqa").load()
 
 
 @pytest.fixture(scope="module")
 def nextgqa() -> list[Sample]:
-    real_file("nextgqa", "val.csv")
-    return get_suite("nextgqa").load()
+    return suite_on_fixtures("nextgqa").load()
 
 
 @pytest.fixture(scope="module")
 def activitynet() -> list[Sample]:
-    real_file("activitynet_qa", "val_q.json")
-    return get_suite("activitynet_qa").load()
+    return suite_on_fixtures("activitynet_qa").load()
 
 
 # ---------------------------------------------------------------------------------------
@@ -66,8 +70,8 @@ def activitynet() -> list[Sample]:
 
 def test_nextqa_val_rows_options_and_answers(nextqa):
     rows = list(csv.DictReader(real_file("nextqa", "val.csv").open(newline="")))
-    assert len(nextqa) == len(rows) == 4996
-    assert len({s.sample_id for s in nextqa}) == 4996
+    assert len(nextqa) == len(rows) >= 8
+    assert len({s.sample_id for s in nextqa}) == len(rows)
     for sample, row in zip(nextqa, rows):
         assert sample.sample_id == f"{row['video']}_{row['qid']}"
         assert sample.options == tuple(row[f"a{i}"] for i in range(5))
@@ -83,16 +87,19 @@ def test_nextqa_qtypes_follow_official_eval(nextqa):
     """eval_mc.py folds TP into TN; the raw code stays in extra."""
     raw = Counter(s.extra["type"] for s in nextqa)
     merged = Counter(s.qtype for s in nextqa)
-    assert raw["TP"] == 54 and raw["TN"] == 895
+    assert set(raw) == {"CW", "CH", "TN", "TP", "TC", "DC", "DL", "DO"}
     assert set(merged) == {"CW", "CH", "TN", "TC", "DC", "DL", "DO"}
-    assert merged["TN"] == 895 + 54
+    assert merged["TN"] == raw["TN"] + raw["TP"]
+    tp = next(s for s in nextqa if s.extra["type"] == "TP")
+    assert tp.qtype == "TN"
     suite = get_suite("nextqa")
     assert {suite.qtype_groups[q] for q in merged} == {"C", "T", "D"}
 
 
 def test_nextqa_limit_keeps_file_order(nextqa):
-    assert get_suite("nextqa").load(limit=3) == nextqa[:3]
-    assert get_suite("nextqa").load(limit=0) == []
+    assert suite_on_fixtures("nextqa").load(limit=3) == nextqa[:3]
+    assert suite_on_fixtures("nextqa").load(limit=0) == []
+    assert suite_on_fixtures("nextqa").load(limit=100) == nextqa
 
 
 # ---------------------------------------------------------------------------------------
@@ -102,23 +109,37 @@ def test_nextqa_limit_keeps_file_order(nextqa):
 def test_nextgqa_answers_become_indices_and_spans_attach(nextgqa):
     rows = list(csv.DictReader(real_file("nextgqa", "val.csv").open(newline="")))
     spans = json.loads(real_file("nextgqa", "gsub_val.json").read_text())
-    assert len(nextgqa) == len(rows) == 3358
+    assert len(nextgqa) == len(rows) >= 5
     for sample, row in zip(nextgqa, rows):
         assert sample.answer_text == row["answer"]
         expected = spans[row["video_id"]]["location"][row["qid"]]
         assert [(t.start_s, t.end_s) for t in sample.gt_spans] == [tuple(map(float, s)) for s in expected]
         assert sample.extra["duration_s"] == spans[row["video_id"]]["duration"]
     assert all(s.gt_spans for s in nextgqa)
+    assert {s.extra["type"] for s in nextgqa} == {"CW", "CH", "TN", "TP", "TC"}
     assert {s.qtype for s in nextgqa} == {"CW", "CH", "TN", "TC"}
 
 
 def test_nextgqa_multi_span_question(nextgqa):
     by_id = {s.sample_id: s for s in nextgqa}
     spans = json.loads(real_file("nextgqa", "gsub_val.json").read_text())
-    multi = [(v, q, locs) for v, d in spans.items() for q, locs in d["location"].items() if len(locs) >= 3]
+    multi = [(v, q, locs) for v, d in spans.items() for q, locs in d["location"].items()
+             if len(locs) >= 3 and f"{v}_{q}" in by_id]
     video, qid, locs = multi[0]
     sample = by_id[f"{video}_{qid}"]
     assert len(sample.gt_spans) == len(locs) >= 3
+
+
+def test_nextgqa_question_without_spans_and_ambiguous_answer(tmp_path):
+    header = "video_id,frame_count,width,height,question,answer,qid,type,a0,a1,a2,a3,a4\n"
+    (tmp_path / "val.csv").write_text(header + "v1,10,64,48,what next,b,0,TN,a,b,c,d,e\n")
+    (tmp_path / "gsub_val.json").write_text(json.dumps({"v2": {"duration": 3, "fps": 30, "location": {}}}))
+    [sample] = get_suite("nextgqa", annotations_dir=tmp_path).load()
+    assert (sample.answer, sample.gt_spans, sample.extra["duration_s"]) == (1, (), None)
+    assert get_suite("nextgqa").grounding(sample, make_answer(choice=1)) is None
+    (tmp_path / "val.csv").write_text(header + "v1,10,64,48,what next,b,0,TN,a,b,b,d,e\n")
+    with pytest.raises(ValueError, match="not exactly one of its options"):
+        get_suite("nextgqa", annotations_dir=tmp_path).load()
 
 
 # ---------------------------------------------------------------------------------------
@@ -128,7 +149,7 @@ def test_nextgqa_multi_span_question(nextgqa):
 def test_activitynet_joins_questions_and_answers_by_id(activitynet):
     questions = json.loads(real_file("activitynet_qa", "val_q.json").read_text())
     answers = {a["question_id"]: a for a in json.loads(real_file("activitynet_qa", "val_a.json").read_text())}
-    assert len(activitynet) == len(questions) == 18000
+    assert len(activitynet) == len(questions) >= 18
     for sample, q in zip(activitynet, questions):
         a = answers[q["question_id"]]
         assert (sample.sample_id, sample.video_id) == (q["question_id"], q["video_name"])
@@ -141,13 +162,14 @@ def test_activitynet_joins_questions_and_answers_by_id(activitynet):
 def test_activitynet_join_does_not_depend_on_file_order(tmp_path, activitynet):
     answers = json.loads(real_file("activitynet_qa", "val_a.json").read_text())
     random.Random(3).shuffle(answers)
-    (tmp_path / "val_a.json").write_text(json.dumps(answers[:2000]))
+    n = len(answers) * 2 // 3
+    (tmp_path / "val_a.json").write_text(json.dumps(answers[:n]))
     questions = json.loads(real_file("activitynet_qa", "val_q.json").read_text())
-    kept = {a["question_id"] for a in answers[:2000]}
+    kept = {a["question_id"] for a in answers[:n]}
     (tmp_path / "val_q.json").write_text(json.dumps([q for q in questions if q["question_id"] in kept]))
     loaded = {s.sample_id: s for s in get_suite("activitynet_qa", annotations_dir=tmp_path).load()}
     reference = {s.sample_id: s for s in activitynet}
-    assert len(loaded) == 2000
+    assert len(loaded) == n
     assert all(loaded[k] == reference[k] for k in loaded)
 
 
@@ -218,16 +240,27 @@ def test_egoschema_loads_answered_subset_and_finds_videos(tmp_path):
 
 
 def test_egoschema_data_dir_comes_from_env(tmp_path, monkeypatch):
-    monkeypatch.setenv("VIDAGENT_BENCHMARK_DATA", str(tmp_path))
+    monkeypatch.setenv("VIDAGENT_DATA_DIR", str(tmp_path))
     assert get_suite("egoschema").annotations_dir == tmp_path / "egoschema"
-    with pytest.raises(FileNotFoundError, match="VIDAGENT_BENCHMARK_DATA"):
+    with pytest.raises(MissingDataError) as err:
         get_suite("egoschema").load()
+    message = str(err.value)
+    assert "\n" not in message
+    assert str(tmp_path / "egoschema" / "questions.json") in message
+    assert "--data DIR" in message and "$VIDAGENT_DATA_DIR" in message and "[data] dir" in message
 
 
-def test_default_benchmark_dir_is_shared_beside_repo(monkeypatch):
-    monkeypatch.delenv("VIDAGENT_BENCHMARK_DATA", raising=False)
-    repo = Path(__file__).resolve().parents[2]
-    assert benchmark_data_dir() == (repo.parent / "shared" / "data" / "benchmarks").resolve()
+def test_default_data_root_is_the_user_data_dir(monkeypatch):
+    import platformdirs
+
+    monkeypatch.delenv("VIDAGENT_DATA_DIR", raising=False)
+    root = Path(platformdirs.user_data_dir("vidagent", appauthor=False)) / "benchmarks"
+    assert data_root() == root
+    assert data_root("/srv/benchmarks") == Path("/srv/benchmarks")
+    assert get_suite("nextqa").annotations_dir == root / "nextqa"
+    assert get_suite("smoke").annotations_dir.joinpath("smoke.json").is_file()  # shipped with vidagent
+    monkeypatch.setenv("VIDAGENT_DATA_DIR", "/elsewhere")
+    assert data_root("/srv/benchmarks") == Path("/elsewhere")
 
 
 # Header lines and example rows as in the TGIF-QA release (tab separated).
@@ -325,7 +358,7 @@ def test_nextqa_videos_found_in_official_subfolder_layout(tmp_path, nextqa):
     (nextvideo / "0101").mkdir(parents=True)
     (nextvideo / "0101" / "4010069381.mp4").write_bytes(b"")
     (nextvideo / "0101" / "notes.txt").write_text("not a video")
-    samples = get_suite("nextqa").load(videos_dir=nextvideo, limit=2)
+    samples = suite_on_fixtures("nextqa").load(videos_dir=nextvideo, limit=2)
     assert samples[0].video_path == str(nextvideo / "0101" / "4010069381.mp4")
     assert samples[1].video_path is None
     assert [s.model_copy(update={"video_path": None}) for s in samples] == nextqa[:2]
@@ -347,8 +380,17 @@ def test_video_index_prefers_top_level_and_tries_stems_in_order(tmp_path):
 
 def test_activitynet_finds_v_prefixed_files(tmp_path, activitynet):
     (tmp_path / f"v_{activitynet[0].video_id}.mp4").write_bytes(b"")
-    samples = get_suite("activitynet_qa").load(videos_dir=tmp_path, limit=1)
+    samples = suite_on_fixtures("activitynet_qa").load(videos_dir=tmp_path, limit=1)
     assert samples[0].video_path == str(tmp_path / f"v_{activitynet[0].video_id}.mp4")
+
+
+def test_videos_default_to_the_data_folder(tmp_path):
+    shutil.copy(real_file("nextqa", "val.csv"), tmp_path / "val.csv")
+    (tmp_path / "videos").mkdir()
+    (tmp_path / "videos" / "4010069381.mp4").write_bytes(b"")
+    samples = get_suite("nextqa", annotations_dir=tmp_path).load(limit=2)
+    assert samples[0].video_path == str(tmp_path / "videos" / "4010069381.mp4")
+    assert samples[1].video_path is None
 
 
 def test_missing_video_gives_an_error_row_not_a_crash(nextqa, nextgqa):

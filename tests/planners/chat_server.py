@@ -270,6 +270,7 @@ def sample_request(
     feedback: str | None = None,
     must_answer: bool = False,
     images: int = 0,
+    option_scores: tuple[float, ...] | None = None,
 ):
     """A fixed PlannerInput about a 10 s clip, with ``steps`` earlier tool-call steps and
     ``images`` tiny placeholder frames (not real JPEGs: small enough never to be decoded)."""
@@ -306,6 +307,7 @@ def sample_request(
         feedback=feedback,
         must_answer=must_answer,
         images=frames,
+        option_scores=option_scores,
     )
 
 

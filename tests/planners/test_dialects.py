@@ -3,19 +3,23 @@ constraint accepts exactly the replies parse_action accepts."""
 
 from __future__ import annotations
 
+import json
+
 import jsonschema
 import pytest
 from pydantic import ValidationError
 
-from planners.base import parse_action
+from planners.base import EVIDENCE_MAX_ITEMS, THOUGHT_MAX_CHARS, FinalAnswer, parse_action
 from planners.config import PlannerConfig
 from planners.dialects import (
     DIALECTS,
     FINAL_ANSWER_TOOL,
     STRICT_ROOT_KEY,
     action_schema,
+    answer_schema,
     drop_unset_optionals,
     get_dialect,
+    reply_schema,
     response_format,
     strict_schema,
     tool_choice,
@@ -25,17 +29,20 @@ from planners.dialects import (
 )
 from tests.planners.chat_server import DETECT_PARAMS, sample_request
 from tools.errors import ConfigError
+from tools.types import Evidence
 
 CALL = {"action": "call_tools", "thought": "look", "calls": [{"name": "detect_objects", "args": {"labels": ["bicycle"]}}]}
+CHECKS = [{"option": "one", "fits": "no"}, {"option": "two", "fits": "yes"}, {"option": "three", "fits": "unclear"}]
+EVIDENCE = [{"time_s": 1.2, "frame_index": 30, "box": [1, 2, 3, 4], "note": "bike"}]
 ANSWER = {
     "action": "answer",
     "thought": "two seen",
+    "option_checks": CHECKS,
     "answer": "two",
-    "choice": 1,
     "confidence": 0.8,
-    "evidence": [{"time_s": 1.2, "frame_index": 30, "box": [1, 2, 3, 4], "note": "bike"}],
+    "evidence": EVIDENCE,
 }
-OPEN_ANSWER = {**ANSWER, "choice": None}
+OPEN_ANSWER = {"action": "answer", "thought": "two seen", "answer": "two bicycles", "confidence": 0.8, "evidence": EVIDENCE}
 
 
 def accepts(schema: dict, obj: dict) -> bool:
@@ -80,10 +87,13 @@ def test_the_schema_accepts_what_parse_action_accepts():
         ({**CALL, "calls": [{"name": "detect_objects", "args": {}}]}, "missing required argument"),
         ({**CALL, "calls": [{"name": "read_text", "args": {"labels": ["x"]}}]}, "another tool's arguments"),
         ({**CALL, "calls": []}, "no calls"),
-        ({**ANSWER, "choice": 3}, "choice out of range"),
-        ({**ANSWER, "choice": -1}, "negative choice"),
+        ({**ANSWER, "answer": "four"}, "not an option"),
+        ({**ANSWER, "answer": "Two"}, "an option, but not copied exactly"),
+        ({**ANSWER, "choice": 1}, "choice is derived from the answer, never written"),
+        ({**ANSWER, "option_checks": CHECKS[:2]}, "an option left unchecked"),
+        ({**ANSWER, "option_checks": [CHECKS[1], CHECKS[0], CHECKS[2]]}, "checks out of order"),
+        ({**ANSWER, "option_checks": [{**CHECKS[0], "fits": "maybe"}, *CHECKS[1:]]}, "unknown fit"),
         ({**ANSWER, "confidence": 1.5}, "confidence above 1"),
-        ({**ANSWER, "answer": ""}, "empty answer"),
         ({**ANSWER, "extra": 1}, "unknown field"),
         ({k: v for k, v in ANSWER.items() if k != "thought"}, "no thought"),
         ({**ANSWER, "evidence": [{"time_s": 1, "frame_index": None, "box": [1, 2, 3], "note": ""}]}, "3-number box"),
@@ -93,13 +103,64 @@ def test_the_schema_rejects(reply, why):
     assert not accepts(action_schema(sample_request()), reply), why
 
 
-def test_choice_is_null_without_options_and_bounded_with_them():
-    open_schema = action_schema(sample_request(options=None))
-    assert accepts(open_schema, OPEN_ANSWER)
-    assert not accepts(open_schema, ANSWER)
-    two = action_schema(sample_request(options=("a", "b")))
-    assert accepts(two, ANSWER)
-    assert not accepts(two, {**ANSWER, "choice": 2})
+def test_an_open_question_takes_free_text_and_no_option_fields():
+    schema = action_schema(sample_request(options=None))
+    assert accepts(schema, OPEN_ANSWER)
+    assert not accepts(schema, {**OPEN_ANSWER, "answer": ""})
+    assert not accepts(schema, ANSWER)  # option_checks belong to multiple choice
+    assert not accepts(schema, {**OPEN_ANSWER, "choice": None})
+
+
+def test_a_multiple_choice_answer_is_an_option_checked_against_the_results_first():
+    schema = answer_schema(sample_request(options=("a", "b")))
+    assert schema["properties"]["answer"]["enum"] == ["a", "b"]
+    assert list(schema["properties"]) == ["action", "thought", "option_checks", "answer", "confidence", "evidence"]
+    checks = schema["properties"]["option_checks"]
+    assert [item["properties"]["option"]["const"] for item in checks["prefixItems"]] == ["a", "b"]
+    assert checks["minItems"] == checks["maxItems"] == 2
+    reply = {**ANSWER, "option_checks": [{"option": "a", "fits": "no"}, {"option": "b", "fits": "yes"}], "answer": "b"}
+    assert accepts(schema, reply)
+    assert not accepts(schema, {**reply, "answer": "two"})
+
+
+def test_options_that_read_the_same_are_answered_by_number_and_text():
+    request = sample_request(options=("Red", "red!", "blue"))
+    schema = answer_schema(request)
+    assert schema["properties"]["answer"]["enum"] == ["0. Red", "1. red!", "2. blue"]
+    checks = [{"option": v, "fits": f} for v, f in zip(schema["properties"]["answer"]["enum"], ("no", "yes", "no"))]
+    reply = {**ANSWER, "option_checks": checks, "answer": "1. red!"}
+    assert accepts(schema, reply)
+    action, error = parse_action(reply, request)
+    assert error is None and action.choice == 1
+
+
+def test_the_answer_schema_is_derived_from_the_answer_model():
+    """A field added to FinalAnswer or Evidence reaches the schema without touching dialects.py."""
+    schema = answer_schema(sample_request(options=None))
+    fields = [f for f in FinalAnswer.model_fields if f not in ("choice", "option_checks")]
+    assert list(schema["properties"]) == fields
+    assert schema["properties"]["evidence"]["items"] == reply_schema(Evidence)
+    assert list(reply_schema(Evidence)["properties"]) == list(Evidence.model_fields)
+    number = {"type": "number", "minimum": 0, "maximum": 1, "enum": [i / 10 for i in range(11)]}
+    assert schema["properties"]["confidence"] == {"anyOf": [number, {"type": "null"}]}
+    assert schema["properties"]["thought"]["maxLength"] == THOUGHT_MAX_CHARS
+    assert schema["properties"]["evidence"]["maxItems"] == EVIDENCE_MAX_ITEMS
+    assert "$ref" not in json.dumps(schema) and '"title"' not in json.dumps(schema)
+    jsonschema.Draft202012Validator.check_schema(schema)
+
+
+@pytest.mark.parametrize("options", [None, ("one", "two", "three")])
+def test_llama_cpp_turns_the_answer_schema_into_a_grammar(options):
+    """The schema is sent to llama.cpp as is: its converter must take every keyword we use
+    (const, enum, prefixItems, anyOf) and keep the options as literal alternatives."""
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    grammar = json_schema_to_gbnf(json.dumps(action_schema(sample_request(options=options))))
+    assert "root ::=" in grammar
+    for option in options or ():
+        assert f'\\"{option}\\"' in grammar
+    # A grammar cannot bound a number's value, so confidence is held to the enum of tenths.
+    assert "\"0.7\"" in grammar and "\"1.0\"" in grammar
 
 
 def test_must_answer_leaves_only_the_answer_branch():

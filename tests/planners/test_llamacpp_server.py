@@ -5,7 +5,7 @@
 - ManagedServer: deadlines, early exits, and that no server outlives its owner (exception,
   SIGINT, SIGKILL of the owner), on Python's own http.server;
 - LlamaCppServer (``slow``): SmolLM2 served for real: schema-constrained JSON, usage, prompt
-  prefix reuse across requests, and a clean stop.
+  prefix reuse across requests, a multiple-choice answer held to its options, and a clean stop.
 """
 
 from __future__ import annotations
@@ -24,10 +24,13 @@ import httpx
 import jsonschema
 import pytest
 
+from planners.base import FinalAnswer, option_named
+from planners.config import PlannerConfig
 from planners.model_files import SMOLLM2, GgufPart, SplitGguf, joined_gguf, planner_model_status, smollm2_gguf
 from planners.servers.llamacpp import LlamaCppServer
+from planners.openai_compat import OpenAICompatiblePlanner
 from planners.servers.process import ManagedServer, ServerStartError, group_members, port_is_free
-from tests.planners.chat_server import TOOL_CALL_SCHEMA
+from tests.planners.chat_server import TOOL_CALL_SCHEMA, sample_request
 from tools.backends.lite.models.assets import ModelFileError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -317,3 +320,18 @@ def test_a_file_that_is_not_a_model_fails_the_start_with_the_servers_message(tmp
     bogus.write_bytes(b"this is not a gguf file" * 100)
     with pytest.raises(ServerStartError, match=r"llama.cpp server exited with code \d+"):
         LlamaCppServer(bogus, startup_timeout_s=60).start()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("options", [("a red car", "a blue bus", "a green bicycle"), ("4", "6", "8", "10", "12")])
+def test_a_multiple_choice_answer_is_held_to_the_options_by_the_grammar(smollm2_server, options):
+    """SmolLM2 follows no instructions unconstrained; under the answer schema its reply still
+    checks every option in order and names one of them, and the choice is derived from that."""
+    config = PlannerConfig(base_url=smollm2_server.base_url, dialect="llamacpp", prompt="compact", max_tokens=600)
+    with OpenAICompatiblePlanner(config) as planner:
+        reply = planner.plan(sample_request(options=options, must_answer=True))
+    assert reply.error is None, (reply.error, reply.raw)
+    raw = json.loads(reply.raw)
+    assert raw["answer"] in options and "choice" not in raw
+    assert [c["option"] for c in raw["option_checks"]] == list(options)
+    assert isinstance(reply.action, FinalAnswer) and reply.action.choice == option_named(raw["answer"], options)

@@ -27,7 +27,8 @@ from tests.planners.chat_server import (  # noqa: F401 (chat_server is a fixture
 )
 from tools.errors import ConfigError
 
-ANSWER = {"action": "answer", "thought": "saw two", "answer": "two", "choice": 1, "confidence": 0.9, "evidence": []}
+CHECKS = [{"option": "one", "fits": "no"}, {"option": "two", "fits": "yes"}, {"option": "three", "fits": "no"}]
+ANSWER = {"action": "answer", "thought": "saw two", "option_checks": CHECKS, "answer": "two", "confidence": 0.9, "evidence": []}
 CALL = {"action": "call_tools", "thought": "look", "calls": [{"name": "read_text", "args": {"time_s": 2.5}}]}
 
 
@@ -123,7 +124,8 @@ def test_usage_without_cache_details(chat_server):
         ("Sure! There are two bicycles.", "not valid JSON"),  # a constraint the server ignored
         (json.dumps({**CALL, "calls": [{"name": "fly_drone", "args": {}}]}), "unknown tool"),
         (json.dumps({**ANSWER, "choice": 7}), "out of range 0-2"),
-        (json.dumps({**ANSWER, "choice": None}), "multiple-choice"),
+        (json.dumps({**ANSWER, "answer": "a few"}), "must be one of the options"),
+        (json.dumps({**ANSWER, "choice": 0}), "they must name the same option"),
         (json.dumps({"action": "shrug"}), "does not match the action schema"),
     ],
 )

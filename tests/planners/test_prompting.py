@@ -35,6 +35,10 @@ CASES = {
         dict(steps=1, images=3),
     ),
     "openai_tools_forced": (PlannerConfig(dialect="openai", mode="tools", model="gpt-4o-mini"), dict(steps=1, must_answer=True)),
+    "llamacpp_compact_option_scores": (
+        PlannerConfig(dialect="llamacpp", prompt="compact", max_tokens=512),
+        dict(steps=2, option_scores=(0.12, 0.61, 0.4)),
+    ),
 }
 
 

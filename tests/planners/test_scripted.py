@@ -36,7 +36,8 @@ def test_scripted_planner_replays_in_order_and_records_requests():
         ("I think two.", "not valid JSON"),
         ({"action": "call_tools", "calls": [{"name": "teleport", "args": {}}]}, "unknown tool"),
         (FinalAnswer(answer="four", choice=3), "out of range"),
-        (FinalAnswer(answer="two"), "multiple-choice"),
+        (FinalAnswer(answer="four"), "must be one of the options"),
+        (FinalAnswer(answer="two", choice=2), "they must name the same option"),
     ],
 )
 def test_scripted_steps_are_validated_like_model_replies(step, error):
@@ -55,13 +56,13 @@ def test_function_planner_sees_each_request():
     def answer_after_one_step(request):
         if not request.history:
             return CALL
-        return json.dumps({"action": "answer", "answer": str(len(request.history)), "choice": 0})
+        return json.dumps({"action": "answer", "answer": request.options[len(request.history)]})
 
     planner = FunctionPlanner(answer_after_one_step)
     assert planner.name == "answer_after_one_step"
     assert planner.plan(sample_request(steps=0)).action == CALL
     reply = planner.plan(sample_request(steps=1))
-    assert reply.action.answer == "1"
+    assert reply.action.answer == "two" and reply.action.choice == 1
     assert FunctionPlanner(lambda r: {"action": "answer", "answer": "x", "choice": 9}).plan(sample_request()).error
 
 

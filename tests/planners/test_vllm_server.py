@@ -123,7 +123,7 @@ def test_the_next_step_reuses_the_cached_prompt_prefix_and_reports_it(vllm_serve
 
 def test_planner_must_answer_step_gets_an_answer(vllm_server):
     request = sample_request(steps=2, must_answer=True)
-    with planner(vllm_server) as p:
+    with planner(vllm_server, max_tokens=600) as p:
         reply = p.plan(request)
     assert reply.error is None, f"{reply.error}; raw: {reply.raw[:300]}"
     assert isinstance(reply.action, FinalAnswer)

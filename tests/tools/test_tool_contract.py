@@ -4,13 +4,18 @@
 - arguments that break the schema come back as ``retry``, never as an exception;
 - arguments generated from the schema give ``ok`` (or an ``error`` observation), never a crash;
 - an ``ok`` result survives the cache round trip unchanged.
+
+Backends only the ``full`` profile offers run (marked ``full``) in the full-tier environment,
+on the tiny random-initialised checkpoints of ``tests/tools/backends/full/tiny_models.py``.
 """
+
+import dataclasses
 
 import pytest
 from jsonschema import Draft202012Validator
 
 from tests.videos import make_video
-from tools.cache import CacheKey, ResultCache
+from tools.cache import ResultCache
 from tools.registry import default_registry
 from tools.runner import ToolRunner
 from tools.types import ToolCall
@@ -19,6 +24,9 @@ from tools.video import VideoReader
 REGISTRY = default_registry()
 BACKENDS = REGISTRY.all_backends()
 IDS = [f"{b.name}[{b.backend}]" for b in BACKENDS]
+#: The same backends, those of the full tier alone marked ``full`` (they need its environment to run).
+RUNNABLE = [pytest.param(b, id=i, marks=[pytest.mark.full] if set(b.profiles) == {"full"} else [])
+            for b, i in zip(BACKENDS, IDS)]
 
 
 def example_value(schema: dict, name: str = ""):
@@ -62,12 +70,18 @@ def test_spec_is_a_valid_schema(backend):
         assert other.spec().parameters == spec.parameters
 
 
-def toolset_with(backend):
+def toolset_with(backend, tiny_models: bool = False):
     """The toolset of the first profile that offers this backend with everything it requires
-    (this backend chosen for its name, so tools that call other tools find them)."""
+    (this backend chosen for its name, so tools that call other tools find them); with
+    ``tiny_models``, the full profile loads the tiny test checkpoints."""
     for profile in sorted(backend.profiles, key=("core", "lite", "full").index):
         toolset = REGISTRY.toolset(profile, {backend.name: backend.backend})
         if backend.name in toolset.backends:
+            if profile == "full" and tiny_models:
+                from tests.tools.backends.full.tiny_models import tiny_weights
+                from tools.model_loading import ModelOptions
+
+                toolset = dataclasses.replace(toolset, models=ModelOptions(weights=tiny_weights()))
             return toolset
     pytest.skip(f"no profile offers {backend.name}[{backend.backend}] with its requirements {backend.requires}")
 
@@ -79,12 +93,12 @@ def test_schema_breaking_arguments_come_back_as_retry(backend, video, tmp_path):
     assert result.status == "retry" and "no_such_argument" in result.observation
 
 
-@pytest.mark.parametrize("backend", BACKENDS, ids=IDS)
+@pytest.mark.parametrize("backend", RUNNABLE)
 def test_schema_example_runs_and_round_trips_through_the_cache(backend, video, tmp_path):
     args = example_value(backend.spec().parameters)
     Draft202012Validator(backend.spec().parameters).validate(args)
     cache = ResultCache(tmp_path / "c.sqlite")
-    runner = ToolRunner(toolset_with(backend), video, cache=cache, timeout_s=120)
+    runner = ToolRunner(toolset_with(backend, tiny_models=True), video, cache=cache, timeout_s=120)
     (result,) = runner.run([ToolCall(name=backend.name, args=args)])
     assert result.status in ("ok", "error"), result.observation
     if result.status == "error":
@@ -95,7 +109,7 @@ def test_schema_example_runs_and_round_trips_through_the_cache(backend, video, t
     else:
         assert result.data is None
     if backend.cacheable:
-        key = CacheKey.of(video.meta.sha256, backend, backend.args_model.model_validate(args).model_dump(mode="json"))
+        key = runner.cache_key(backend, backend.args_model.model_validate(args))
         cached = cache.get(key, backend.result_model)
         assert cached is not None and cached.observation == result.observation
         assert cached.evidence == result.evidence

@@ -27,9 +27,8 @@ def detect_shots(args: DetectShotsArgs, ctx: ToolContext) -> ToolOutput[ShotsRes
 
 def shots_between(cuts, span, ctx: ToolContext) -> list[Shot]:
     """Shots delimited by ``cuts`` inside ``span`` (a cut starts a new shot at its frame)."""
-    meta = ctx.meta
-    starts = [(span.start_s, meta.frame_at(span.start_s))] + [(c.time_s, c.frame_index) for c in cuts]
-    ends = [(c.time_s, c.frame_index - 1) for c in cuts] + [(span.end_s, meta.frame_at(span.end_s))]
+    starts = [(span.start_s, ctx.frame_index_at(span.start_s))] + [(c.time_s, c.frame_index) for c in cuts]
+    ends = [(c.time_s, c.frame_index - 1) for c in cuts] + [(span.end_s, ctx.frame_index_at(span.end_s))]
     return [
         Shot(index=i, start_s=round(s[0], 3), end_s=round(e[0], 3), start_frame=s[1], end_frame=max(s[1], e[1]))
         for i, (s, e) in enumerate(zip(starts, ends))

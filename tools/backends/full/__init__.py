@@ -1,9 +1,11 @@
-"""Full-tier backends: GPU models (Grounding DINO, SAM2, open_clip, vision-language models).
+"""Full-tier backends: GPU models through their real libraries (the ``full`` extra).
 
-Registered through the ``vidagent.tools`` entry point ``full``. Each backend registers against
-a capability of ``tools.capabilities`` with ``profiles=("full",)`` and loads its model through
-``ctx.load(ModelSpec(...))`` with ``Weights.hub(...)`` or ``Weights.path(...)`` and the run's
-device. None is built yet: the full profile offers the weight-free backends of
-``tools.backends.core`` only, and ``vidagent tools list --profile full`` says which tools it
-lacks and why.
+Registered through the ``vidagent.tools`` entry point ``full``: Grounding DINO for
+``detect_objects`` and ``ground_phrase`` (tracking and everything built on tracks follow from
+the generic core backends), open_clip for ``retrieve_frames`` (over the cached ``embed_frames``),
+SAM2 for ``segment_objects``. Importing this package imports no
+heavy library; each model loads on its first call through ``ctx.load`` on the run's device, from
+its default hub id or the run's ``[tools] weights`` entry (``models/``: the wrappers).
 """
+
+from tools.backends.full import detect, ground, retrieve, segment  # noqa: F401

@@ -24,7 +24,7 @@ def _frames(args: ClassifyFramesArgs, ctx: ToolContext) -> tuple[list[Frame], st
     if meta.width > CLASSIFY_WIDTH:
         size = (CLASSIFY_WIDTH, max(2, int(round(meta.height * CLASSIFY_WIDTH / meta.width / 2)) * 2))
     if args.times is not None:
-        indices = sorted({meta.frame_at(t) for t in args.times})
+        indices = sorted({ctx.frame_index_at(t) for t in args.times})
         return ctx.frames_by_index(indices, size=size), f"{len(indices)} frames"
     span = ctx.span_or_all(args.span)
     fps = min(args.fps, MAX_SAMPLED / max(span.duration_s, 1e-6))

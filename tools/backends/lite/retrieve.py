@@ -61,7 +61,7 @@ def describe(note: FrameNote, text_reads: list[str]) -> str:
          limits="On this CPU tier a description is the frame's top ImageNet scene labels, its COCO objects with "
                 "positions (left/centre/right, top/middle/bottom, size) and any text read.")
 def describe_frames(args: DescribeFramesArgs, ctx: ToolContext) -> ToolOutput:
-    indices = sorted({ctx.meta.frame_at(t) for t in args.times})
+    indices = sorted({ctx.frame_index_at(t) for t in args.times})
     frames = ctx.frames_by_index(indices, size=_size(ctx))
     notes = frame_notes(frames, ctx)
     reader = ctx.load(OCR_READER)

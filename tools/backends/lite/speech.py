@@ -19,7 +19,7 @@ SILENT_PEAK = 1e-4
 def transcribe(args: TranscribeSpeechArgs, ctx: ToolContext, spec: ModelSpec) -> ToolOutput[SpeechResult]:
     span = ctx.span_or_all(args.span)
     where = f"{span.start_s:.2f}-{span.end_s:.2f} s"
-    clip = read_audio(ctx.meta.path, span, rate=RATE)
+    clip = read_audio(ctx.meta.path, span, rate=RATE, origin_s=ctx.video.origin_s)
     if clip is None:
         return ToolOutput(observation="The video has no audio track: there is no speech to transcribe.",
                           data=SpeechResult(has_audio=False, span=span))
