@@ -13,11 +13,14 @@ from tools.types import TimeSpan
 RATE = 44_100
 
 
-def with_tone(video, out, at_s: float, length_s: float, rate: int = RATE):
-    """Copy ``video`` into ``out`` with a stereo AAC track silent except a 440 Hz tone at ``at_s``."""
+def with_tone(video, out, at_s: float, length_s: float, rate: int = RATE, video_delay_s: float = 0.0):
+    """Copy ``video`` into ``out`` with a stereo AAC track silent except a 440 Hz tone at ``at_s``
+    seconds of the audio; ``video_delay_s``: the video's first frame comes this much after the
+    audio starts (its packets are shifted on the container clock)."""
     with av.open(str(video)) as src:
         vin = src.streams.video[0]
-        duration = float(vin.duration * vin.time_base)
+        shift = int(round(video_delay_s / vin.time_base))
+        duration = float(vin.duration * vin.time_base) + video_delay_s
         n = int(duration * rate)
         t = np.arange(n) / rate
         tone = np.where((t >= at_s) & (t < at_s + length_s), 0.5 * np.sin(2 * np.pi * 440 * t), 0.0).astype(np.float32)
@@ -26,6 +29,7 @@ def with_tone(video, out, at_s: float, length_s: float, rate: int = RATE):
             aout = dst.add_stream("aac", rate=rate, layout="stereo")
             for packet in src.demux(vin):
                 if packet.dts is not None:
+                    packet.pts, packet.dts = packet.pts + shift, packet.dts + shift
                     packet.stream = vout
                     dst.mux(packet)
             for i in range(0, n, 1024):
@@ -62,6 +66,19 @@ def test_whole_track_is_mono_16k_with_the_tone_in_place(toned):
 def test_span_keeps_video_time(toned, start, end):
     clip = read_audio(toned, TimeSpan(start_s=start, end_s=end))
     assert clip.start_s == start and clip.duration_s == pytest.approx(end - start, abs=1e-3)
+    assert clip.start_s + onset_s(clip.samples, clip.rate) == pytest.approx(4.0, abs=0.03)
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_a_video_that_starts_after_its_audio_is_heard_on_the_video_clock(tmp_path, suffix):
+    """The first frame is 1 s into the audio: a tone 5 s into the audio is 4 s into the video."""
+    from tools.video import VideoReader
+
+    video = make_video(tmp_path / "v.mp4", n_frames=144, fps=24)
+    late = with_tone(video, tmp_path / f"late{suffix}", at_s=5.0, length_s=0.5, video_delay_s=1.0)
+    with VideoReader.open(late) as reader:
+        assert reader.origin_s == pytest.approx(1.0) and reader.timestamps[0] == 0.0
+        clip = read_audio(late, TimeSpan(start_s=3.0, end_s=5.0), origin_s=reader.origin_s)
     assert clip.start_s + onset_s(clip.samples, clip.rate) == pytest.approx(4.0, abs=0.03)
 
 
