@@ -1,5 +1,8 @@
-"""Score the ``track_objects`` tool on one MOTChallenge sequence (a stop-gap until the ``mot``
-evaluation suite runs it: ``vidagent eval run --suite mot``).
+"""Score the ``track_objects`` tool on one MOTChallenge sequence at a chosen frame rate.
+
+``vidagent eval run --suite mot`` is the benchmark: it tracks every frame of each sequence.
+This script is for the rates a planner asks for (``--fps`` below the video's), where only the
+frames looked at are scored.
 
 Runs the profile's ``track_objects`` backend over the whole video through ``ToolRunner`` (no
 frame cap), keeps the ``person`` tracks, and scores them against ``gt.txt`` with
