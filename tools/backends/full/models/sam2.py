@@ -141,7 +141,7 @@ class MaskTracker:
         return self._run(frame_idx)
 
     def _pixels(self, image: np.ndarray):
-        inputs = self._sam.processor(images=np.asarray(image), return_tensors="pt")
+        inputs = self._sam.processor(images=np.array(image), return_tensors="pt")  # a writable copy for torch
         self._size = tuple(int(v) for v in inputs["original_sizes"][0])
         return inputs["pixel_values"][0]
 
