@@ -37,7 +37,7 @@ def reader(bikes_mp4):
 
 def test_masks_are_carried_from_frame_to_frame_and_objects_join_midway(tiny, reader):
     sam = ModelLoader().load(SAM2_VIDEO, "cpu", tiny["sam2-video"], precision="float32")
-    frames = reader.frames([0, 5, 10, 15])
+    frames = reader.frames([0, 5, 10])
     tracker = sam.tracker()
 
     nothing = tracker.propagate(frames[0].image)
@@ -57,8 +57,23 @@ def test_masks_are_carried_from_frame_to_frame_and_objects_join_midway(tiny, rea
         later = tracker.propagate(frame.image)
         assert later.object_ids.tolist() == [1, 2, 7] and later.masks.shape == (3, H, W)
     session = tracker._session
-    assert list(session.processed_frames) == [3], "only the current frame's pixels are kept"
-    assert session.cache.get_vision_features(3) is not None
+    assert list(session.processed_frames) == [2], "only the current frame's pixels are kept"
+    assert session.cache.get_vision_features(2) is not None
+
+
+def test_half_precision_runs_the_same_path(tiny, reader):
+    """bfloat16 (what ``precision = "auto"`` picks on a recent GPU) through the whole tracker;
+    run here on the CPU, which has the same dtype rules for these operations."""
+    sam = ModelLoader().load(SAM2_VIDEO, "cpu", tiny["sam2-video"], precision="bfloat16")
+    assert sam.dtype == "bfloat16" and next(sam.model.parameters()).dtype.__str__() == "torch.bfloat16"
+    first, second = reader.frames([0, 5])
+    tracker = sam.tracker()
+    tracker.propagate(first.image)
+    seeded = tracker.add(np.array([[100.0, 50.0, 300.0, 250.0]]), [1])
+    carried = tracker.propagate(second.image)
+    for masks in (seeded, carried):
+        assert masks.masks.shape == (1, H, W) and masks.masks.dtype == bool and masks.masks.any()
+        assert masks.presence.dtype == np.float32 and np.isfinite(masks.presence).all()
 
 
 @pytest.fixture
