@@ -113,3 +113,19 @@ def test_detections_seed_mask_tracks_through_the_span(runner):
     assert counted.status == "ok" and counted.nested_cache_hits == 1, "tools built on tracks reuse these"
     (again,) = runner.run([ToolCall(name="track_objects", args=args)])
     assert again.cache_hit and again.data.detections == dets, "masks must survive the cache's run-length encoding"
+
+
+def test_object_cap_and_mask_budget_are_reported(runner, monkeypatch):
+    from tools.backends.full import track
+
+    monkeypatch.setattr(track, "MAX_OBJECTS", 1)
+    monkeypatch.setattr(track, "MASK_BUDGET_BYTES", W * H)  # one mask fits, a second does not
+    args = {"phrases": ["bicycle"], "span": {"start_s": 0.0, "end_s": 1.0}, "fps": 1}
+    (detected,) = runner.run([ToolCall(name="detect_objects", args=args)])
+    (result,) = runner.run([ToolCall(name="track_objects", args=args)])
+    assert result.status == "ok", result.observation
+    dets = result.data.detections
+    assert set(dets.track_id.tolist()) <= {1} and dets.mask is None
+    assert "masks too large to keep: boxes only" in result.observation
+    assert len(detected.data.detections) > 1, "the tiny detector finds several boxes here, so the cap bites"
+    assert "followed the 1 most confident objects only" in result.observation
