@@ -136,8 +136,8 @@ class MaskTracker:
             self._session, frame_idx=frame_idx, obj_ids=[int(i) for i in object_ids],
             input_boxes=[[list(map(float, b)) for b in boxes]], original_size=self._size)
         self._started = True
-        # The frame runs again, objects tracked before included, in streaming mode as it did the
-        # first time (run otherwise, SAM2 counts the frames it holds, which are pruned, as the video).
+        # The frame runs (again, when objects were carried into it: they are run with the new ones)
+        # in streaming mode; run otherwise, SAM2 takes the frames it holds, which are pruned, for the video.
         return self._run(frame_idx)
 
     def _pixels(self, image: np.ndarray):
