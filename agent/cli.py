@@ -17,6 +17,7 @@ from typing import Any, Iterator
 
 import click
 
+from agent.cli_options import CACHE_OPTIONS, PLANNER_OPTIONS, TOOL_OPTIONS, with_options
 from tools.errors import InputError, MissingExtraError, VidagentError
 
 
@@ -220,20 +221,12 @@ def planner_stop() -> None:
 @click.option("--option", "options", multiple=True, help="a choice (repeat for multiple choice; one question only)")
 @click.option("--json", "as_json", is_flag=True,
               help="print the answer as one JSON object (with -q: one compact object per line, per question)")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None, help="TOML config / pipeline file")
-@click.option("--base-url", default=None, help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1")
-@click.option("--model", default=None, help="model name the endpoint serves")
-@click.option("--api-key-env", default=None, help="environment variable holding the API key")
-@click.option("--dialect", type=click.Choice(["vllm", "llamacpp", "openai"]), default=None)
-@click.option("--mode", type=click.Choice(["json", "tools"]), default=None)
-@click.option("--script", type=click.Path(path_type=Path), default=None, help="JSON list of actions (scripted planner)")
-@click.option("--profile", default=None, help="tool profile: core, lite or full")
+@with_options(*PLANNER_OPTIONS, *TOOL_OPTIONS)
 @click.option("--max-steps", type=int, default=None)
 @click.option("--max-tool-calls", type=int, default=None)
 @click.option("--max-seconds", type=float, default=None)
 @click.option("--trace", "trace_path", type=click.Path(path_type=Path), default=None, help="append the trace as JSONL")
-@click.option("--cache-dir", type=click.Path(path_type=Path), default=None)
-@click.option("--no-cache", is_flag=True)
+@with_options(*CACHE_OPTIONS)
 def ask(video: Path, question: str, more_questions: tuple[str, ...], options: tuple[str, ...], as_json: bool,
         config_path, base_url, model, api_key_env, dialect, mode, script, profile, max_steps, max_tool_calls,
         max_seconds, trace_path, cache_dir, no_cache) -> None:

@@ -11,7 +11,6 @@ rows (``SampleScore.missing_video``). With ``resume=True`` the samples already i
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +36,7 @@ from evals.provenance import (
 )
 from evals.record import SampleRecording
 from evals.run_dir import PIPELINE_COPY, ResultRow, RunDir, RunDirError, RunWriter
+from evals.run_start import start_or_resume
 from evals.samples import Grounding, Sample, SampleScore
 from evals.suites.base import Suite
 from evals.worker import SampleTask, WorkerSpec
@@ -96,24 +96,13 @@ def run_suite(suite: Suite, pipeline: Pipeline, options: RunOptions, *, argv: li
     recordings = load_recordings(RunDir(options.replay)) if options.replay is not None else {}
     session = Session(started_at=now_iso(), args={**options.as_args(), "argv": argv}, pid=os.getpid())
 
-    if run_dir.is_started():
-        if not options.resume:
-            raise RunDirError(f"{run_dir.path} already holds a run: pass --resume to continue it, "
-                              "or choose a new --out")
-        manifest = Manifest.model_validate(run_dir.read_manifest())
-        _check_same_run(manifest, suite, pipeline, mode, options)
-        state = run_dir.prepare_resume()
-        done, repairs = state.done, state.repairs
-        session.repairs = list(repairs)
-        manifest.sessions.append(session)
-    else:
-        if run_dir.has_content():
-            raise RunDirError(f"{run_dir.path} exists and is not empty: choose a new --out")
-        manifest = _new_manifest(suite, pipeline, options, len(samples), session)
-        run_dir.path.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(pipeline.path, run_dir.pipeline_copy_path)
-        done, repairs = frozenset(), ()
-    run_dir.write_manifest(manifest.model_dump(mode="json"))
+    done = start_or_resume(
+        run_dir, session, resume=options.resume,
+        check_same_run=lambda manifest: _check_same_run(manifest, suite, pipeline, mode, options),
+        new_manifest=lambda: _new_manifest(suite, pipeline, options, len(samples), session),
+        pipeline_path=pipeline.path,
+    )
+    repairs = session.repairs
 
     todo = [s for s in samples if s.sample_id not in done]
     progress = RunProgress(len(todo), description=f"{suite.name}/{pipeline.name}", enabled=options.progress)
