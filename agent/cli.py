@@ -128,8 +128,9 @@ def tools_list(as_json: bool, profile: str | None) -> None:
     if profile:
         toolset = build_toolset(profile, registry)
         for name, backend in sorted(toolset.backends.items()):
+            others = [b.backend for b in registry.backends(name) if b is not backend and profile in b.profiles]
             rows.append({**backend.spec().model_dump(), "backends": [backend.backend], "profiles": sorted(backend.profiles),
-                         "dropped": None})
+                         "alternatives": others, "dropped": None})
         for name, reason in sorted(toolset.dropped.items()):
             spec = registry.backends(name)[0].spec().model_dump()
             rows.append({**spec, "backends": [], "profiles": [], "dropped": reason})
@@ -146,7 +147,8 @@ def tools_list(as_json: bool, profile: str | None) -> None:
         if row.get("dropped"):
             click.echo(f"{row['name']}  not offered by profile {profile}: {row['dropped']}")
             continue
-        click.echo(f"{row['name']}  [{', '.join(row['profiles'])}]  backends: {', '.join(row['backends'])}")
+        also = f" (also: {', '.join(row['alternatives'])}; choose with [tools] backends)" if row.get("alternatives") else ""
+        click.echo(f"{row['name']}  [{', '.join(row['profiles'])}]  backends: {', '.join(row['backends'])}{also}")
         click.echo("    " + row["description"].splitlines()[0])
         props = row["parameters"].get("properties", {})
         for arg, schema in props.items():

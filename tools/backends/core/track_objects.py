@@ -7,9 +7,9 @@ import numpy as np
 
 from tools.capabilities import TRACK_OBJECTS, DetectionsResult, TrackObjectsArgs, TracksResult
 from tools.context import ToolContext
-from tools.registry import backend
 from tools.appearance import FEATURE_DIM, colour_features
 from tools.detections import Detections
+from tools.registry import backend
 from tools.tracking import sampling_rate, track, tracks_of
 from tools.types import Evidence, ToolOutput
 
@@ -48,13 +48,22 @@ def track_objects(args: TrackObjectsArgs, ctx: ToolContext) -> ToolOutput[Tracks
         boxes = Detections.merge([boxes, detected.low_score])
     features = appearance(boxes, ctx)
     tracked = track(boxes, sampled, fps_used, features=features)
+    return tracks_output(tracked, detected, fps_used)
+
+
+def tracks_output(tracked: Detections, detected: DetectionsResult, fps_used: float,
+                  note: str = "") -> ToolOutput[TracksResult]:
+    """The ``track_objects`` result of any tracker: ``tracked`` (boxes with ``track_id`` 1..N set,
+    in the frames ``detected`` looked at), its observation (``note`` appended) and evidence (each
+    track's most confident box)."""
     tracks = tracks_of(tracked)
+    n_sampled = len(detected.sampled_frames)
     unsupported = [p for p, lbl in detected.phrase_labels.items() if lbl is None]
     lines = [f"#{t.track_id} {t.label} {t.first_s:.2f}-{t.last_s:.2f} s ({t.n_boxes} boxes)" for t in tracks[:MAX_LISTED]]
     more = f"; and {len(tracks) - MAX_LISTED} more" if len(tracks) > MAX_LISTED else ""
-    note = f". Not detectable: {', '.join(unsupported)}" if unsupported else ""
-    rate = f" (over {len(sampled)} frames at {fps_used:.2g} fps)" if sampled else " (no frames looked at)"
-    observation = f"{len(tracks)} tracks{rate}: " + ("; ".join(lines) or "none") + more + note
+    unsupported_note = f". Not detectable: {', '.join(unsupported)}" if unsupported else ""
+    rate = f" (over {n_sampled} frames at {fps_used:.2g} fps)" if n_sampled else " (no frames looked at)"
+    observation = f"{len(tracks)} tracks{rate}: " + ("; ".join(lines) or "none") + more + unsupported_note + note
     evidence = []
     for t in tracks[:MAX_LISTED]:
         rows = tracked[tracked.track_id == t.track_id]
