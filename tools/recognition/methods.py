@@ -15,8 +15,9 @@ Adapted features (the backbone's own weights stay frozen; parameters are added t
   D->r, a depth-wise convolution over time (kernel 3) per token, r->D (zero-initialised), added
   to the tokens; frames are then mean-pooled and classified linearly, so any sense of time comes
   from the adapters;
-- ``lora``: LoRA (rank 4) on the attention's qkv and output projections through peft, then the
-  temporal head;
+- ``lora``: LoRA (rank 4) on the attention's qkv and output projections, then the temporal head
+  (vidagent's own: peft's LoRA for ``nn.MultiheadAttention``, the attention open_clip uses,
+  merges into the frozen weights and unmerges around each forward, which changes them by rounding);
 - ``prompt``: visual prompt tuning (VPT-shallow): learnable tokens inserted after the class
   token before the first block, then the temporal head;
 - ``finetune-last-N``: the last N blocks, the final norm and projection trained, then the
@@ -192,6 +193,39 @@ def _adapted_block(block, adapter):
     return AdaptedBlock()
 
 
+def lora_attention(mha, rank: int = LORA_RANK, alpha: float = 2 * LORA_RANK):
+    """LoRA on an ``nn.MultiheadAttention``'s qkv (in) and output projections: the attention runs
+    with ``W + (alpha / rank) * B @ A`` computed afresh each call (B zero-initialised), so the frozen
+    ``W`` is never written. (peft's MultiheadAttention LoRA merges the update into ``W`` and
+    unmerges it around every forward, which leaves rounding drift in the frozen weights.)"""
+    torch, nn = _nn()
+
+    class LoRAMultiheadAttention(nn.Module):
+        def __init__(self):
+            super().__init__()
+            d = mha.embed_dim
+            self.base = mha
+            self.scale = alpha / rank
+            self.lora_qkv_a = nn.Parameter(torch.randn(rank, d) / d**0.5)
+            self.lora_qkv_b = nn.Parameter(torch.zeros(3 * d, rank))
+            self.lora_out_a = nn.Parameter(torch.randn(rank, d) / d**0.5)
+            self.lora_out_b = nn.Parameter(torch.zeros(d, rank))
+
+        def forward(self, query, key, value, need_weights=False, attn_mask=None, **_):
+            m = self.base
+            if m.batch_first:
+                query, key, value = (x.transpose(0, 1) for x in (query, key, value))
+            out, _ = nn.functional.multi_head_attention_forward(
+                query, key, value, m.embed_dim, m.num_heads,
+                m.in_proj_weight + self.scale * self.lora_qkv_b @ self.lora_qkv_a, m.in_proj_bias,
+                m.bias_k, m.bias_v, m.add_zero_attn, m.dropout,
+                m.out_proj.weight + self.scale * self.lora_out_b @ self.lora_out_a, m.out_proj.bias,
+                training=self.training, need_weights=False, attn_mask=attn_mask)
+            return (out.transpose(0, 1) if m.batch_first else out), None
+
+    return LoRAMultiheadAttention()
+
+
 def _prompted_norm(ln_pre, width: int, n_prompts: int = N_PROMPTS):
     torch, nn = _nn()
 
@@ -228,15 +262,8 @@ def build_model(backbone, method: MethodSpec, n_classes: int):
         for i in range(len(blocks)):
             blocks[i] = _adapted_block(blocks[i], st_adapter(width, clock))
     elif method.kind == "lora":
-        try:
-            from peft import LoraConfig, inject_adapter_in_model
-        except ModuleNotFoundError as exc:
-            from tools.errors import MissingExtraError
-
-            raise MissingExtraError("peft", "full") from exc
-        inject_adapter_in_model(LoraConfig(r=LORA_RANK, lora_alpha=2 * LORA_RANK, target_modules=["attn"]), visual)
-        for name, p in visual.named_parameters():
-            p.requires_grad_("lora_" in name)
+        for block in visual.transformer.resblocks:
+            block.attn = lora_attention(block.attn)
     elif method.kind == "prompt":
         visual.ln_pre = _prompted_norm(visual.ln_pre, visual.transformer.width)
     elif method.kind == "finetune":
