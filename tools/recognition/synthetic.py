@@ -1,7 +1,8 @@
 """A generated dataset whose classes differ only in the order of their frames.
 
 Six classes in three time-reversed pairs, drawn over real photographs from scikit-image (a
-random crop of one photograph as the background, a crop of another as the moving object):
+random crop of one photograph as the background; the object is scikit-image's astronaut photograph,
+or with ``same_object=False`` a random crop of another photograph):
 
 - ``left_to_right`` / ``right_to_left``: the object crosses the frame horizontally;
 - ``appearing`` / ``disappearing``: the object is absent, then present at one place (or the reverse);
@@ -43,7 +44,7 @@ def _photos() -> list[np.ndarray]:
     except ModuleNotFoundError as exc:
         from tools.errors import MissingExtraError
 
-        raise MissingExtraError("scikit-image", "train") from exc
+        raise MissingExtraError("scikit-image", "dev") from exc
     out = []
     for name in PHOTOS:
         loader = getattr(skdata, name, None)
@@ -70,11 +71,20 @@ def _crop(photo: np.ndarray, rng: np.random.Generator, out: int, min_frac: float
 
 
 def render_clip(motion: str, reverse: bool, rng: np.random.Generator, photos: list[np.ndarray],
-                size: int = 96, n_frames: int = 16) -> np.ndarray:
-    """(n_frames, size, size, 3) uint8 frames of one clip (see the module docstring)."""
-    bg_i, obj_i = rng.choice(len(photos), size=2, replace=False)
+                size: int = 96, n_frames: int = 16, same_object: bool = True) -> np.ndarray:
+    """(n_frames, size, size, 3) uint8 frames of one clip (see the module docstring).
+
+    ``same_object``: the object is always the same photograph (the first, scikit-image's
+    astronaut, whole) over a random crop of another; else a random crop of a random photograph
+    (much harder for random-initialised backbones: see BENCHMARKS.md)."""
+    if same_object:
+        bg_i = int(rng.integers(1, len(photos)))
+        sprite = _resize(photos[0], 64, 64)
+    else:
+        bg_i, obj_i = rng.choice(len(photos), size=2, replace=False)
     background = _crop(photos[bg_i], rng, size, 0.3)
-    sprite = _crop(photos[obj_i], rng, 64, 0.15)
+    if not same_object:
+        sprite = _crop(photos[obj_i], rng, 64, 0.15)
     sprite[:2], sprite[-2:], sprite[:, :2], sprite[:, -2:] = 255, 255, 255, 255  # a white rim: an object, not texture
     t = np.linspace(0.0, 1.0, n_frames)
     frames = []
@@ -124,7 +134,7 @@ def write_video(path: Path, frames: np.ndarray, fps: int = 8) -> Path:
 
 
 def write_dataset(root: str | Path, clips_per_class: int = 30, *, size: int = 96, n_frames: int = 16,
-                  seed: int = 0, classes: tuple[str, ...] | None = None) -> Path:
+                  seed: int = 0, classes: tuple[str, ...] | None = None, same_object: bool = True) -> Path:
     """Write ``root/<label>/<i>.mp4`` for each class, ``clips_per_class`` clips of ``n_frames``
     frames of ``size`` x ``size`` pixels at 8 fps. Deterministic for a ``seed``. Returns ``root``."""
     root = Path(root)
@@ -137,5 +147,6 @@ def write_dataset(root: str | Path, clips_per_class: int = 30, *, size: int = 96
         motion, reverse = CLASSES[label]
         rng = np.random.default_rng([seed, c])
         for i in range(clips_per_class):
-            write_video(root / label / f"{i:03d}.mp4", render_clip(motion, reverse, rng, photos, size, n_frames))
+            clip = render_clip(motion, reverse, rng, photos, size, n_frames, same_object)
+            write_video(root / label / f"{i:03d}.mp4", clip)
     return root
