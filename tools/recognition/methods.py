@@ -4,8 +4,9 @@ Frozen image features (the backbone is never changed; per-clip features are comp
 cached, so training costs seconds on a CPU):
 
 - ``linear``: a linear probe on the mean of the frames' features (order-blind by construction);
-- ``temporal-head``: post-network tuning, a temporal convolution network over the per-frame
-  features (LayerNorm, D->64 projection, two kernel-3 convolutions over time, mean, linear);
+- ``temporal-head``: post-network tuning, a temporal convolution network over the changes
+  between consecutive frames' features (BatchNorm, D->64 projection, two kernel-3 convolutions
+  over time, mean, linear);
 - ``side``: a light side network fed by the frozen class token after every block of an open_clip
   ViT (per-layer projections mixed by learnt gates), then the temporal head.
 
@@ -102,28 +103,31 @@ def mean_linear_head(dim: int, n_classes: int):
 
 
 def temporal_head(dim: int, n_classes: int, hidden: int = HIDDEN):
-    """(B, T, D) -> (B, C): each frame's change from the clip's mean (x_t - mean_t x, which removes
-    what stays still, such as the background), LayerNorm, D->hidden, two kernel-3 convolutions
-    over time, mean over time, linear; plus a linear read of the clip's mean, so what stays
-    still can count too."""
+    """(B, T, D) -> (B, C): the changes between consecutive frames' features (x[t+1] - x[t], so
+    what stays still, such as the background, cancels), batch-normalised per feature, projected
+    D->hidden, two kernel-3 convolutions over time, mean over time, linear.
+
+    It reads change only: what a clip shows throughout adds nothing (on the generated dataset a
+    branch reading the clip's mean features only overfitted; see BENCHMARKS.md)."""
     torch, nn = _nn()
 
     class TemporalConv(nn.Module):
         def __init__(self):
             super().__init__()
-            self.norm = nn.LayerNorm(dim)
+            self.norm = nn.BatchNorm1d(dim)
             self.proj = nn.Linear(dim, hidden)
             self.conv1 = nn.Conv1d(hidden, hidden, 3, padding=1)
             self.conv2 = nn.Conv1d(hidden, hidden, 3, padding=1)
             self.fc = nn.Linear(hidden, n_classes)
-            self.static = mean_linear_head(dim, n_classes)
 
         def forward(self, x):
-            change = x - x.mean(dim=1, keepdim=True)
-            h = nn.functional.gelu(self.proj(self.norm(change))).transpose(1, 2)  # (B, hidden, T)
+            change = x[:, 1:] - x[:, :-1] if x.shape[1] > 1 else x
+            b, t, d = change.shape
+            z = self.norm(change.reshape(b * t, d)).reshape(b, t, d)
+            h = nn.functional.gelu(self.proj(z)).transpose(1, 2)  # (B, hidden, T - 1)
             h = nn.functional.gelu(self.conv1(h))
             h = nn.functional.gelu(self.conv2(h))
-            return self.fc(h.mean(dim=2)) + self.static(x)
+            return self.fc(h.mean(dim=2))
 
     return TemporalConv()
 

@@ -227,6 +227,7 @@ def train_recognizer(cfg: TrainConfig, track: Track = _no_track, say: Callable[[
             loss.backward()
             optimizer.step()
             losses.append(loss.detach().item())
+        model.eval()
         val_logits = _predict(forward, inputs[torch.from_numpy(val_idx)], cfg.batch_size)
         val_loss = float(loss_fn(torch.from_numpy(val_logits), y[torch.from_numpy(val_idx)]))
         val_top1 = float(np.mean(val_logits.argmax(1) == targets[val_idx]))
