@@ -14,8 +14,9 @@ Adapted features (the backbone's own weights stay frozen; parameters are added t
 
 - ``adapter``: ST-Adapter (Pan et al. 2022): before every block's attention, a bottleneck
   D->r, a depth-wise convolution over time (kernel 3) per token, r->D (zero-initialised), added
-  to the tokens; frames are then mean-pooled and classified linearly, so any sense of time comes
-  from the adapters;
+  to the tokens; then the temporal head. (With the paper's mean-pool and linear classifier instead,
+  the adapters did not learn the generated dataset from a random tiny ViT: 30.6% held-out,
+  BENCHMARKS.md);
 - ``lora``: LoRA (rank 4) on the attention's qkv and output projections, then the temporal head
   (vidagent's own: peft's LoRA for ``nn.MultiheadAttention``, the attention open_clip uses,
   merges into the frozen weights and unmerges around each forward, which changes them by rounding);
@@ -278,7 +279,7 @@ def build_model(backbone, method: MethodSpec, n_classes: int):
         if isinstance(getattr(visual, "proj", None), nn.Parameter):
             visual.proj.requires_grad_(True)
 
-    if method.kind == "linear" or method.kind == "adapter":
+    if method.kind == "linear":
         head = mean_linear_head(backbone.feature_dim, n_classes)
     elif method.kind == "side":
         head = side_head(backbone.n_layers, visual.transformer.width, n_classes)
