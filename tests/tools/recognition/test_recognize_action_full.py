@@ -43,7 +43,7 @@ def test_the_agent_calls_a_trained_recogniser(checkpoint, tiny_dataset, tmp_path
     answer = VideoAgent(planner=ScriptedPlanner(script), tools=tools, cache=cache).ask(video, "Which way?")
     first, second = (s.tool_calls[0] for s in answer.trace.steps[:2])
     assert first.status == "ok" and first.observation.startswith(
-        "recogniser motions scored 2 labels in 1 windows of 2.00 s over 0.00-2.00 s; highest mean: ")
+        f"recogniser motions scored 2 labels in 1 windows of {17 / 8:.2f} s over 0.00-{17 / 8:.2f} s; highest mean: ")
     assert second.status == "retry" and "appearing, left_to_right, right_to_left" in second.observation
     again = VideoAgent(planner=ScriptedPlanner(script[:1] + script[2:]), tools=tools, cache=cache).ask(video, "Again?")
     assert again.trace.totals.cache_hits == 1

@@ -20,6 +20,16 @@ def test_a_reversed_class_is_the_forward_clip_played_backwards():
         assert not np.array_equal(forward, backward)
 
 
+def test_sampling_picks_the_same_frames_of_a_clip_and_of_its_reverse():
+    """8 of the 17 frames, at the centres of 8 equal parts, are the same frames played forwards
+    or backwards (with 16 frames they would be the odd ones forwards and the even ones backwards)."""
+    from tools.recognition.data import frame_indices
+
+    picks = frame_indices(17, 8)
+    assert sorted((16 - picks).tolist()) == sorted(picks.tolist())
+    assert sorted((15 - frame_indices(16, 8)).tolist()) != sorted(frame_indices(16, 8).tolist())
+
+
 def test_motion_is_where_the_label_says(tiny_dataset):
     """The object's column (where the frame differs from the clip's median) moves right in
     left_to_right clips and left in right_to_left ones, after a real encode and decode."""

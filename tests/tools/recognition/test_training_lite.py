@@ -33,7 +33,7 @@ def test_checkpoint_records_what_was_trained(lite_run):
     assert saved == card
     assert saved.backbone == LITE and saved.method == "temporal-head" and not saved.backbone_saved
     assert saved.labels == ["appearing", "left_to_right", "right_to_left"] and saved.frames == 4
-    assert saved.input_size == 280 and saved.clip_seconds == pytest.approx(2.0)
+    assert saved.input_size == 280 and saved.clip_seconds == pytest.approx(17 / 8)
     assert saved.epochs_done == 2 and len(saved.history) == 2 and saved.n_train + saved.n_val == 12
     m = saved.metrics
     assert m.n_clips == saved.n_val == 3 and np.array(m.confusion).sum() == 3 and np.array(m.confusion).shape == (3, 3)
