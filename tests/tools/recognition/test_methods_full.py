@@ -75,3 +75,24 @@ def test_a_method_the_backbone_cannot_take_is_one_line():
         parse_method("dora")
     with pytest.raises(ConfigError, match="the backbone has only 2 blocks"):
         build_model(load_backbone(TINY), parse_method("finetune-last-3"), 3)
+
+
+def test_a_timm_backbone_gives_frozen_features(tiny_dataset, tmp_path):
+    """timm's tiny test_efficientnet, random-initialised: frozen-feature methods train on it, its
+    weights are saved with the checkpoint, and adapters are refused in one line."""
+    from tools.errors import ConfigError
+    from tools.recognition.backbones import load_backbone
+    from tools.recognition.data import load_clips, read_clip
+    from tools.recognition.methods import build_model, parse_method
+    from tools.recognition.recognizer import Recognizer
+    from tools.recognition.training import TrainConfig, train_recognizer
+
+    cfg = TrainConfig(data=tiny_dataset, backbone="timm:test_efficientnet", method="temporal-head",
+                      out=tmp_path / "ckpt", frames=3, epochs=1, cache_dir=tmp_path / "features")
+    card = train_recognizer(cfg)
+    assert card.backbone_saved and card.feature_cache and card.trainable_params < card.total_params
+    rec = Recognizer.load(cfg.out)
+    clip = read_clip(load_clips(tiny_dataset).clips[0], 3, (card.input_size, card.input_size))
+    assert rec.probabilities(clip[None]).shape == (1, 3)
+    with pytest.raises(ConfigError, match="^method lora changes the backbone's forward pass; backbone timm:"):
+        build_model(load_backbone("timm:test_efficientnet"), parse_method("lora"), 3)
