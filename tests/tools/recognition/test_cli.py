@@ -53,3 +53,15 @@ def test_bad_backbone_or_method(capsys, tiny_dataset, tmp_path, backbone, method
     code, out, err = _run(capsys, "--data", str(tiny_dataset), "--backbone", backbone, "--method", method,
                           "--out", str(tmp_path / "ckpt"))
     assert code == 2 and message in err and err.count("\n") == 1 and err.startswith("vidagent: ")
+
+
+@pytest.mark.lite
+def test_train_prints_the_summary_and_saves(capsys, tiny_dataset, tmp_path):
+    code, out, err = _run(capsys, "--data", str(tiny_dataset), "--backbone", "lite:efficientnet-lite3",
+                          "--method", "temporal-head", "--out", str(tmp_path / "ckpt"), "--frames", "3", "--epochs", "2")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith(f"saved {tmp_path / 'ckpt'}: temporal-head on lite:efficientnet-lite3, 3 labels, ")
+    assert lines[1].startswith("held-out (3 clips): top-1 ") and len(lines) == 6  # + header + 3 confusion rows
+    assert "epoch 1/2: train loss " in err and "epoch 2/2: " in err
+    assert (tmp_path / "ckpt" / "recognizer.json").is_file()
