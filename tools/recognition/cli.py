@@ -7,7 +7,6 @@ Errors follow ``agent.cli``'s exit codes (2: bad input, one line).
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
