@@ -44,6 +44,7 @@ full-env:
 test: setup vllm-env full-env
 	$(BIN)/python -m pytest -q -m "not full"
 	$(FULL_VENV)/bin/python -m pytest -q -m full tests/tools/backends/full tests/tools/test_tool_contract.py
+	$(FULL_VENV)/bin/python -m pytest -q -m full tests/tools/recognition
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow and not vllm and not full"

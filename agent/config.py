@@ -26,7 +26,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agent.graph import Budgets
 from planners.config import PlannerConfig
@@ -86,6 +86,17 @@ class AgentConfig(BaseModel):
     budgets: Budgets = Field(default_factory=Budgets)
     cache: CacheConfig = Field(default_factory=CacheConfig)
     data: DataConfig = Field(default_factory=DataConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _recognizers_section(cls, data: Any) -> Any:
+        """``[recognizers] NAME = "checkpoint folder"`` is read as ``[tools] recognizers``."""
+        if isinstance(data, dict) and "recognizers" in data:
+            data = dict(data)
+            tools = dict(data.get("tools") or {})
+            tools["recognizers"] = {**tools.get("recognizers", {}), **data.pop("recognizers")}
+            data["tools"] = tools
+        return data
 
     @classmethod
     def lite_default(cls) -> "AgentConfig":

@@ -476,3 +476,44 @@ SEGMENT_OBJECTS = Capability(
 )
 
 BUILTIN_CAPABILITIES[SEGMENT_OBJECTS.name] = SEGMENT_OBJECTS
+
+
+# -- action recognition (appended: trained recognisers, any tier) ------------------------------
+
+
+class RecognizeActionArgs(_Args):
+    span: TimeSpan | None = SpanField
+    labels: list[str] | None = Field(
+        default=None, min_length=1, max_length=20,
+        description="only score these labels (from the recogniser's label list); omit for all",
+    )
+    recognizer: str | None = Field(
+        default=None, max_length=80, description="which recogniser, when there are several; omit for the first "
+                                                 "whose labels include the ones asked for",
+    )
+
+
+class WindowScores(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    start_s: float = Field(description="window start, seconds")
+    end_s: float = Field(description="window end, seconds")
+    scores: dict[str, float] = Field(description="label -> probability (0-1) in this window")
+
+
+class RecognitionResult(_Result):
+    recognizer: str
+    labels: list[str] = Field(description="the labels scored")
+    windows: list[WindowScores] = Field(description="sliding windows over the span, in time order")
+
+
+RECOGNIZE_ACTION = Capability(
+    name="recognize_action", args=RecognizeActionArgs, result=RecognitionResult,
+    description=(
+        "Recognise actions or camera motions over a span with a trained video recogniser: scores each of its "
+        "labels in sliding windows (start and end times in seconds) and names the best label per window. Only "
+        "the labels listed below can be recognised."
+    ),
+)
+
+BUILTIN_CAPABILITIES[RECOGNIZE_ACTION.name] = RECOGNIZE_ACTION
