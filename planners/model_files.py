@@ -18,17 +18,15 @@ records its size, mtime and sha256; while size and mtime are unchanged it is tru
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from tools.errors import MissingExtraError
 from tools.backends.lite.models.assets import LITE_EXTRA, ModelFileError, ModelStatus
+from tools.backends.lite.models.part_files import join_checked, sha256_file
 
-CHUNK_BYTES = 1 << 20
 GGUF_MAGIC = b"GGUF"
 
 
@@ -157,14 +155,6 @@ def _package_dir(module: str) -> Path | None:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(CHUNK_BYTES), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 # (path, size, mtime_ns) of files whose hash matched in this process.
 _verified_in_process: set[tuple[str, int, int]] = set()
 
@@ -189,7 +179,7 @@ def smollm2_gguf(verify: bool = True) -> Path:
             if st.st_size != model.size:
                 reason = f"file is corrupt (size {st.st_size} bytes, expected {model.size})"
                 raise ModelFileError(model.name, path, reason, model.reinstall_command)
-            if _sha256_file(path) != model.sha256:
+            if sha256_file(path) != model.sha256:
                 raise ModelFileError(model.name, path, "file is corrupt (sha256 mismatch)", model.reinstall_command)
             _verified_in_process.add(key)
     return path
@@ -250,34 +240,14 @@ def _assemble(model: SplitGguf, target: Path) -> None:
         names = ", ".join(f"{p.distribution} ({p.relpath})" for p in bad)
         raise ModelFileError(model.name, target, f"parts have the wrong size: {names}", _reinstall_parts(bad))
 
-    total = hashlib.sha256()
-    fd, tmp_name = tempfile.mkstemp(prefix=target.name + ".", suffix=".part", dir=target.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for part, path in found:
-                part_hash = hashlib.sha256()
-                with open(path, "rb") as f:
-                    for chunk in iter(lambda: f.read(CHUNK_BYTES), b""):
-                        part_hash.update(chunk)
-                        total.update(chunk)
-                        out.write(chunk)
-                if part_hash.hexdigest() != part.sha256:
-                    bad.append(part)
-            out.flush()
-            os.fsync(out.fileno())
-        if bad:
-            names = ", ".join(f"{p.distribution} ({p.relpath})" for p in bad)
-            raise ModelFileError(model.name, target, f"parts are corrupt (sha256 mismatch): {names}", _reinstall_parts(bad))
-        if total.hexdigest() != model.sha256:
-            # Every part matched but the whole did not: only possible if the table is wrong.
-            raise ModelFileError(
-                model.name, target, "joined file has the wrong sha256", _reinstall_parts(list(model.parts))
-            )
-        os.chmod(tmp, 0o644)  # mkstemp made it private; the cache may be shared
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    outcome = join_checked([(path, part.sha256) for part, path in found], target, model.sha256)
+    if outcome.corrupt:
+        bad = [found[i][0] for i in outcome.corrupt]
+        names = ", ".join(f"{p.distribution} ({p.relpath})" for p in bad)
+        raise ModelFileError(model.name, target, f"parts are corrupt (sha256 mismatch): {names}", _reinstall_parts(bad))
+    if not outcome.whole_matches:
+        # Every part matched but the whole did not: only possible if the table is wrong.
+        raise ModelFileError(model.name, target, "joined file has the wrong sha256", _reinstall_parts(list(model.parts)))
     _write_stamp(target, model)
 
 
@@ -308,7 +278,7 @@ def joined_gguf(model: SplitGguf, cache_dir: str | os.PathLike | None = None) ->
         fcntl.flock(lock, fcntl.LOCK_EX)
         if _stamp_matches(target, model):  # another process finished while we waited
             return target
-        if target.is_file() and target.stat().st_size == model.size and _sha256_file(target) == model.sha256:
+        if target.is_file() and target.stat().st_size == model.size and sha256_file(target) == model.sha256:
             _write_stamp(target, model)
             return target
         _stamp_path(target).unlink(missing_ok=True)

