@@ -186,8 +186,11 @@ def test_the_server_stops_when_the_block_raises(tmp_path):
 
 OWNER_SCRIPT = textwrap.dedent(
     """
-    import sys, time
+    import signal, sys, time
     from planners.servers.process import ManagedServer
+    # Ctrl-C as in a terminal: a job started in the background by a non-interactive shell
+    # inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     server = ManagedServer([sys.executable, "-m", "http.server", "{port}", "--bind", "{host}"],
                            name="owned", health_path="/")
     with server:
