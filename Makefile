@@ -42,7 +42,7 @@ full-env:
 	VIDAGENT_FULL_VENV=$(FULL_VENV) bash scripts/full_env.sh
 
 test: setup vllm-env full-env
-	$(BIN)/python -m pytest -q -m "not full"
+	$(BIN)/python -m pytest -q -m "not full" --durations=15
 	$(FULL_VENV)/bin/python -m pytest -q -m full tests/tools/backends/full tests/tools/test_tool_contract.py
 	$(FULL_VENV)/bin/python -m pytest -q -m full tests/tools/recognition
 

@@ -81,6 +81,7 @@ def track(
     features: np.ndarray | None = None,
     config: TrackerConfig = TrackerConfig(),
     links: LinkConfig = LinkConfig(),
+    frame_size: tuple[float, float] | None = None,
 ) -> Detections:
     """Track every label of ``dets`` over the sampled frames (empty frames included, so tracks age).
 
@@ -89,7 +90,9 @@ def track(
     were sampled at, frames per second. ``features``: (len(dets), d) unit appearance vectors
     (``tools.appearance.colour_features``), or None to track by motion alone. Returns the boxes
     that belong to a track plus interpolated boxes (confidence 0) in short gaps, with
-    ``track_id`` set; ids are 1..N in order of first appearance across labels.
+    ``track_id`` set; ids are 1..N in order of first appearance across labels. ``frame_size``
+    (width, height in pixels): smoothed boxes are clipped to it (a straight-line fit near an edge
+    can reach past it).
     """
     out = []
     step_of = {int(f): k for k, (f, _) in enumerate(sampled)}
@@ -110,6 +113,8 @@ def track(
         pieces = stitch(pieces, fps, links)
         for tid, piece in enumerate(pieces, start=1):
             piece = smooth(piece, int(round(links.smooth_s * fps)))
+            if frame_size is not None:
+                piece = _clipped(piece, frame_size)
             out.append(_boxes(piece, dets, label, tid, frames, times, max(1, int(round(links.max_fill_s * fps)))))
     return _renumber(out)
 
@@ -192,7 +197,14 @@ def smooth(piece: _Piece, half_steps: int) -> _Piece:
             fitted[i] = coef[0]
         else:
             fitted[i] = cwh[near].mean(axis=0)
+    fitted[:, 2:] = np.maximum(fitted[:, 2:], 0.0)  # a fit may not turn a box inside out
     boxes = np.c_[fitted[:, :2] - fitted[:, 2:] / 2, fitted[:, :2] + fitted[:, 2:] / 2]
+    return _Piece(piece.steps, boxes, piece.scores, piece.rows, piece.feature)
+
+
+def _clipped(piece: _Piece, frame_size: tuple[float, float]) -> _Piece:
+    width, height = frame_size
+    boxes = np.clip(piece.boxes, 0.0, [width, height, width, height])
     return _Piece(piece.steps, boxes, piece.scores, piece.rows, piece.feature)
 
 

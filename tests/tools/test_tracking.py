@@ -202,3 +202,17 @@ def test_labels_are_tracked_apart_and_numbered_by_first_appearance():
     tracked = track(Detections.merge([cars, people]), sampled(8), FPS)
     tracks = tracks_of(tracked)
     assert [(t.track_id, t.label, t.n_boxes) for t in tracks] == [(1, "person", 8), (2, "car", 6)]
+
+
+def test_smoothed_boxes_stay_inside_the_frame(looks):
+    """A walker that speeds up into the right edge and stops there: the straight-line fit of
+    the smoothing reads past the edge, and ``frame_size`` clips it back."""
+    width, height = 320.0, 240.0
+    xs = [200, 210, 225, 245, 270, 290, 290, 290, 290, 290]  # x1; x2 = x1 + 30 reaches 320 and stays
+    frames = {f: [("a", (x, 100.0, x + 30.0, 180.0), 0.9, looks[0])] for f, x in enumerate(xs)}
+    dets, feats, _, sampled = boxes_of(frames, len(xs))
+    loose = track(dets, sampled, FPS, features=feats)
+    assert loose.xyxy[:, 2].max() > width, "the fit overshoots the edge (else this test shows nothing)"
+    clipped = track(dets, sampled, FPS, features=feats, frame_size=(width, height))
+    assert len(clipped) == len(loose) and set(clipped.track_id.tolist()) == {1}
+    assert clipped.xyxy.min() >= 0 and clipped.xyxy[:, [0, 2]].max() <= width and clipped.xyxy[:, [1, 3]].max() <= height

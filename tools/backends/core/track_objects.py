@@ -47,7 +47,7 @@ def track_objects(args: TrackObjectsArgs, ctx: ToolContext) -> ToolOutput[Tracks
     if detected.low_score is not None and len(detected.low_score):
         boxes = Detections.merge([boxes, detected.low_score])
     features = appearance(boxes, ctx)
-    tracked = track(boxes, sampled, fps_used, features=features)
+    tracked = track(boxes, sampled, fps_used, features=features, frame_size=(ctx.meta.width, ctx.meta.height))
     return tracks_output(tracked, detected, fps_used)
 
 
