@@ -14,7 +14,7 @@ import pytest
 from planners.servers.vllm_cpu import VllmCpuServer, VllmEnvMissingError, require_vllm_env
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # only test_vllm_server.py uses it; an idle vLLM worker kept ~65% of a core busy for the rest of the run
 def vllm_server():
     """A running VllmCpuServer; ``.base_url`` ends in /v1, ``.model_name`` is the served name."""
     try:
