@@ -22,17 +22,10 @@ from tools.runner import ToolRunner
 from tools.toolset import ToolsConfig, build_toolset
 from tools.tracking import tracks_of
 from tools.types import ToolCall
-from tools.video import VideoReader
 
 pytestmark = [pytest.mark.full, pytest.mark.slow]
 
 W, H = 640, 272
-
-
-@pytest.fixture(scope="module")
-def reader(bikes_mp4):
-    with VideoReader.open(bikes_mp4) as r:
-        yield r
 
 
 def test_masks_are_carried_from_frame_to_frame_and_objects_join_midway(tiny, reader):

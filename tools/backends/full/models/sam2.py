@@ -10,7 +10,7 @@ models: ``sam2`` and ``sam2-video`` load the same folder or hub id by default.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -48,14 +48,23 @@ class Sam2:
         return masks[:, 0].numpy().astype(bool), scores.astype(np.float32)
 
 
-def load_sam2(weights: Weights, device: str, dtype: str) -> Sam2:
-    import torch
-    from transformers import Sam2Model, Sam2Processor
+def _transformers_loader(model_name: str, model_class: str, processor_class: str, wrap: Callable):
+    """A ModelSpec ``build``: the checkpoint of ``model_name`` loaded with transformers'
+    ``model_class`` and ``processor_class``, moved to the device and dtype, wrapped by ``wrap``."""
 
-    path = local_checkpoint(MODEL_NAME, weights)
-    processor = Sam2Processor.from_pretrained(path)
-    model = Sam2Model.from_pretrained(path)
-    return Sam2(model.to(device=device, dtype=getattr(torch, dtype)).eval(), processor, device, dtype)
+    def load(weights: Weights, device: str, dtype: str):
+        import torch
+        import transformers
+
+        path = local_checkpoint(model_name, weights)
+        processor = getattr(transformers, processor_class).from_pretrained(path)
+        model = getattr(transformers, model_class).from_pretrained(path)
+        return wrap(model.to(device=device, dtype=getattr(torch, dtype)).eval(), processor, device, dtype)
+
+    return load
+
+
+load_sam2 = _transformers_loader(MODEL_NAME, "Sam2Model", "Sam2Processor", lambda *a: Sam2(*a))
 
 
 SAM2: ModelSpec[Sam2] = ModelSpec(
@@ -188,14 +197,7 @@ class Sam2Video:
         return MaskTracker(self)
 
 
-def load_sam2_video(weights: Weights, device: str, dtype: str) -> Sam2Video:
-    import torch
-    from transformers import Sam2VideoModel, Sam2VideoProcessor
-
-    path = local_checkpoint(VIDEO_MODEL_NAME, weights)
-    processor = Sam2VideoProcessor.from_pretrained(path)
-    model = Sam2VideoModel.from_pretrained(path)
-    return Sam2Video(model.to(device=device, dtype=getattr(torch, dtype)).eval(), processor, device, dtype)
+load_sam2_video = _transformers_loader(VIDEO_MODEL_NAME, "Sam2VideoModel", "Sam2VideoProcessor", lambda *a: Sam2Video(*a))
 
 
 SAM2_VIDEO: ModelSpec[Sam2Video] = ModelSpec(
