@@ -68,6 +68,11 @@ class LocalLLMConfig(BaseModel):
         default=None, ge=1, description="llama.cpp threads; default: one less than the cores (2 threads on 2 busy cores ran 10x slower)"
     )
     startup_timeout_s: float = Field(default=120.0, gt=0)
+    prompt_state_on_disk: bool = Field(
+        default=True,
+        description="keep the evaluated prompt prefix on disk (<cache dir>/llm-state) so later commands skip it",
+    )
+    prompt_state_bytes: int = Field(default=1 << 30, ge=0, description="disk space for prompt states, in bytes")
 
 
 class AgentConfig(BaseModel):

@@ -85,7 +85,7 @@ def answers(server: ResidentServer, timeout_s: float = 2.0) -> bool:
 
 def find(local: LocalLLMConfig) -> ResidentServer | None:
     """The resident server that serves ``local``, if one runs."""
-    from agent.planner_source import local_model_path
+    from agent.planner_source import local_model_path, prompt_state_options
 
     server = running()
     if server is None or not server.serves(local, local_model_path(local.model)):
@@ -99,7 +99,7 @@ def start(local: LocalLLMConfig) -> ResidentServer:
     Raises InputError when another resident server (another model or settings) runs:
     stop it first, so two 2 GB models never share the machine by accident.
     """
-    from agent.planner_source import local_model_path
+    from agent.planner_source import local_model_path, prompt_state_options
     from planners.servers.llamacpp import DEFAULT_N_THREADS, LlamaCppServer
 
     path = local_model_path(local.model)
@@ -113,7 +113,8 @@ def start(local: LocalLLMConfig) -> ResidentServer:
     record = record_path()
     record.parent.mkdir(parents=True, exist_ok=True)
     server = LlamaCppServer(path, n_ctx=local.n_ctx, n_threads=n_threads, startup_timeout_s=local.startup_timeout_s,
-                            log_path=record.parent / "planner-server.log", detached=True)
+                            log_path=record.parent / "planner-server.log", detached=True,
+                            **prompt_state_options(local, path))
     server.start()
     resident = ResidentServer(pid=server.pid, port=server.port, model_path=str(path), n_ctx=local.n_ctx,
                               n_threads=n_threads, log_path=str(server.log_path), started_at=time.time())

@@ -26,6 +26,7 @@ from pathlib import Path
 from tools.errors import MissingExtraError
 from tools.backends.lite.models.assets import LITE_EXTRA, ModelFileError, ModelStatus
 from tools.backends.lite.models.part_files import join_checked, sha256_file
+from tools.cache import cache_root
 
 GGUF_MAGIC = b"GGUF"
 
@@ -133,16 +134,6 @@ SMOLLM2 = PackagedGguf(
     size=98_362_432,
     sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
 )
-
-
-def vidagent_cache_dir() -> Path:
-    """``$VIDAGENT_CACHE_DIR`` if set, else the user's cache dir for "vidagent"."""
-    directory = os.environ.get("VIDAGENT_CACHE_DIR")
-    if not directory:
-        import platformdirs
-
-        directory = platformdirs.user_cache_dir("vidagent", appauthor=False)
-    return Path(directory).expanduser()
 
 
 def _package_dir(module: str) -> Path | None:
@@ -264,12 +255,12 @@ def qwen_coder_gguf(cache_dir: str | os.PathLike | None = None) -> Path:
 def joined_gguf(model: SplitGguf, cache_dir: str | os.PathLike | None = None) -> Path:
     """Path of ``model`` joined from its parts into ``<cache_dir>/models/<model.filename>``.
 
-    ``cache_dir`` defaults to ``vidagent_cache_dir()``. The first call joins the parts and
+    ``cache_dir`` defaults to ``tools.cache.cache_root()``. The first call joins the parts and
     checks every sha256 (~5-15 s for 1.1 GB); later calls only compare the stamp (size,
     mtime) and return at once. A file that changed since its stamp is re-hashed and rebuilt
     if wrong. Concurrent callers wait for one another (a lock file): the parts are joined once.
     """
-    directory = (Path(cache_dir).expanduser() if cache_dir is not None else vidagent_cache_dir()) / "models"
+    directory = (Path(cache_dir).expanduser() if cache_dir is not None else cache_root()) / "models"
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / model.filename
     if _stamp_matches(target, model):

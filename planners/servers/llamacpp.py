@@ -10,7 +10,9 @@ that runs it (``python`` defaults to this interpreter).
 Prompt reuse: the server keeps the KV cache of the previous request and evaluates only the
 tokens after the longest common prefix, so a multi-step conversation re-reads only the new
 turn. ``prompt_cache=True`` adds llama.cpp's RAM state cache, which also brings back the
-prefix of an older conversation after another one ran in between.
+prefix of an older conversation after another one ran in between. With ``state_dir`` the
+server's first state is also written to disk (``planners.servers.prefix_state``), so a server
+started by a later command skips the prefix an earlier one evaluated.
 
 Structured output on this server, as measured: ``response_format={"type":
 "json_object", "schema": S}`` constrains decoding to S; ``{"type": "json_schema"}`` gives
@@ -24,6 +26,7 @@ import os
 import sys
 from pathlib import Path
 
+from planners.servers import prefix_state
 from planners.servers.process import ManagedServer
 from tools.errors import MissingExtraError
 
@@ -43,7 +46,10 @@ class LlamaCppServer(ManagedServer):
     machine with one or more other busy processes, SmolLM2 decoded 0.4-6.5 tokens/s with 2
     threads and 50-70 with 1; Qwen 1.5B 0.3-1.2 against 9-12. Pass 2 only on an idle machine.
     ``prompt_cache``: keep whole conversation states in RAM (up to
-    ``prompt_cache_bytes``). ``model_alias``: the model name the API reports and accepts
+    ``prompt_cache_bytes``). ``state_dir``: also keep the first of them on disk there (at most
+    ``state_bytes`` in all), for servers started later to skip the prefix it holds; the directory
+    must belong to this model file and ``n_ctx`` (``prefix_state.prefix_state_dir``).
+    ``model_alias``: the model name the API reports and accepts
     (default: the file name without ``.gguf``). ``chat_format``: a llama-cpp-python chat
     format name; None uses the template stored in the GGUF. ``startup_timeout_s`` in seconds.
     ``detached``: keep serving after this process exits (``agent.resident_planner``).
@@ -58,6 +64,8 @@ class LlamaCppServer(ManagedServer):
         n_batch: int = 512,
         prompt_cache: bool = True,
         prompt_cache_bytes: int = DEFAULT_PROMPT_CACHE_BYTES,
+        state_dir: str | os.PathLike | None = None,
+        state_bytes: int = prefix_state.DEFAULT_STATE_BYTES,
         model_alias: str | None = None,
         chat_format: str | None = None,
         seed: int = 0,
@@ -75,8 +83,14 @@ class LlamaCppServer(ManagedServer):
             _require_server_extra()
         self.model_alias = model_alias or self.model_path.name.removesuffix(".gguf")
         self.n_ctx = n_ctx
+        self.state_dir = Path(state_dir) if state_dir is not None else None
+        if self.state_dir is not None:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            launch = [str(prefix_state.LAUNCHER), str(self.state_dir), str(state_bytes)]
+        else:
+            launch = ["-m", "llama_cpp.server"]
         command = [
-            str(python or sys.executable), "-m", "llama_cpp.server",
+            str(python or sys.executable), *launch,
             "--model", str(self.model_path),
             "--model_alias", self.model_alias,
             "--host", "{host}",
@@ -93,8 +107,8 @@ class LlamaCppServer(ManagedServer):
             # Queue concurrent requests instead of cutting off a streaming one.
             "--interrupt_requests", "false",
             "--use_mlock", "false",
-            "--cache", "true" if prompt_cache else "false",
-            "--cache_type", "ram",
+            "--cache", "true" if prompt_cache or self.state_dir is not None else "false",
+            "--cache_type", "ram" if self.state_dir is None else "disk",
             "--cache_size", str(prompt_cache_bytes),
             # Verbose prints llama.cpp's timings (prompt eval / eval) to the log for each request.
             "--verbose", "true" if verbose else "false",

@@ -102,12 +102,9 @@ JOINED: dict[str, JoinedModel] = {WHISPER_BASE.name: WHISPER_BASE}
 
 def models_cache_dir() -> Path:
     """``$VIDAGENT_CACHE_DIR/models`` if that variable is set, else the user's cache dir's."""
-    directory = os.environ.get("VIDAGENT_CACHE_DIR")
-    if not directory:
-        import platformdirs
+    from tools.cache import cache_root
 
-        directory = platformdirs.user_cache_dir("vidagent", appauthor=False)
-    return Path(directory).expanduser() / "models"
+    return cache_root() / "models"
 
 
 def _package_dir(module: str) -> Path | None:
