@@ -35,10 +35,12 @@ OptionFit = Literal["yes", "no", "unclear"]
 #: Bounds written into the reply schema only, where a constrained decoder (llama.cpp's grammar,
 #: vLLM's xgrammar) enforces them; replies are not rejected for exceeding them. They keep a small
 #: model from looping inside one field until it hits ``max_tokens`` (measured: SmolLM2 under
-#: vLLM spent 400 tokens on a thought and repeated evidence items).
-THOUGHT_MAX_CHARS = 300
+#: vLLM spent 400 tokens on a thought and repeated evidence items). The thought is short because
+#: every token of it is decoded at 3-10 tokens/s on 2 CPU cores, and a 1.5B planner's thought was
+#: mostly the question restated ("To answer this question, I will use the detect_shots tool.").
+THOUGHT_MAX_CHARS = 160
 ANSWER_MAX_CHARS = 300
-EVIDENCE_MAX_ITEMS = 4
+EVIDENCE_MAX_ITEMS = 3
 #: Confidence is written as one of these tenths: a grammar cannot bound a JSON number's value
 #: (llama.cpp let SmolLM2 write 3.5), but it can hold it to an enum.
 CONFIDENCE_LEVELS = tuple(round(i / 10, 1) for i in range(11))

@@ -33,6 +33,8 @@ SECTIONS = (
     "system_json",
     "system_tools",
     "tool",
+    "tool_choice",
+    "tool_use",
     "question",
     "options",
     "open_question",
@@ -136,7 +138,14 @@ def system_prompt(request: PlannerInput, mode: str, prompts: PromptSet) -> str:
         )
         for t in request.tools
     )
-    return prompts.render("system_json", tools=tools)
+    return prompts.render("system_json", tools=tools, tool_choice=tool_choice(request.tools, prompts)).rstrip()
+
+
+def tool_choice(tools, prompts: PromptSet) -> str:
+    """The "which tool for which question" list of the tools that declare ``use_for``; small
+    planners otherwise reach for the first detector whatever the question ("" without any)."""
+    lines = "\n".join(prompts.render("tool_use", use_for=t.use_for, name=t.name) for t in tools if t.use_for)
+    return prompts.render("tool_choice", lines=lines) if lines else ""
 
 
 def signature(name: str, parameters: dict) -> str:

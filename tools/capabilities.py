@@ -169,7 +169,8 @@ class Capability:
     ``description``: what the tool does, true for every backend; a backend may add one line
     about its own limits (``@backend(..., limits="knows the 80 COCO classes")``).
     ``internal``: a building block other tools call through ``ctx.call`` (cached like any
-    call) that the planner is not shown.
+    call) that the planner is not shown. ``use_for``: the kinds of question it answers, a few
+    words the planner's tool-choice list pairs with the name ("written words, signs").
     """
 
     name: str
@@ -177,6 +178,7 @@ class Capability:
     result: type[BaseModel] | None
     description: str
     internal: bool = False
+    use_for: str = ""
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -190,11 +192,13 @@ class Capability:
 
 VIDEO_INFO = Capability(
     name="video_info", args=VideoInfoArgs, result=VideoMeta,
+    use_for="video length, frame rate, size",
     description="Duration (seconds), frame rate, frame count, size (pixels) and codec of the video.",
 )
 
 DETECT_SHOTS = Capability(
     name="detect_shots", args=DetectShotsArgs, result=ShotsResult,
+    use_for="shots, cuts, scene changes, before or after a cut",
     description=(
         "Find the hard cuts between shots (camera changes) and list the shots with their start and end times "
         "in seconds. Use it for questions about scenes, shot counts or what happens before or after a cut."
@@ -203,6 +207,7 @@ DETECT_SHOTS = Capability(
 
 DETECT_OBJECTS = Capability(
     name="detect_objects", args=DetectObjectsArgs, result=DetectionsResult,
+    use_for="is something there, and where (boxes)",
     description=(
         "Find objects named by short phrases in frames sampled at `fps`, with times and boxes (x1, y1, x2, y2 "
         "pixels). The observation says how many frames were looked at and at what rate, and names any phrase "
@@ -221,6 +226,7 @@ TRACK_OBJECTS = Capability(
 
 COUNT_OBJECTS = Capability(
     name="count_objects", args=CountObjectsArgs, result=None,
+    use_for="how many of something",
     description=(
         "Count distinct objects of each kind (by tracking them) in a span, and the most seen at the same "
         "moment, with times. Counts are of tracked objects; objects that stay hidden or too small for the "
@@ -230,6 +236,7 @@ COUNT_OBJECTS = Capability(
 
 OBJECT_TIMELINE = Capability(
     name="object_timeline", args=ObjectTimelineArgs, result=None,
+    use_for="when something appears, what comes first, how long",
     description=(
         "When each tracked object is first and last seen, and the intervals in which it is visible (seconds). "
         "Use for 'when does X appear', 'what comes first', 'how long'."
@@ -238,6 +245,7 @@ OBJECT_TIMELINE = Capability(
 
 MOTION_DIRECTION = Capability(
     name="motion_direction", args=MotionDirectionArgs, result=None,
+    use_for="which way something moves",
     description=(
         "How each tracked object moves across the frame: left to right, right to left, upwards, downwards, "
         "towards or away from the camera, or roughly stationary (image coordinates; camera motion is not "
@@ -247,11 +255,13 @@ MOTION_DIRECTION = Capability(
 
 RETRIEVE_FRAMES = Capability(
     name="retrieve_frames", args=RetrieveFramesArgs, result=None,
+    use_for="finding the moment that matches a description",
     description="Find the frames that best match a text query, in time order with scores.",
 )
 
 READ_TEXT = Capability(
     name="read_text", args=ReadTextArgs, result=None,
+    use_for="written words, letters, signs, numbers, captions",
     description=(
         "Read text visible in the video (signs, captions, plates) in frames sampled at `fps`. Repeated reads of "
         "the same text are merged; each read comes with its first and last times (seconds) and box "
@@ -261,11 +271,13 @@ READ_TEXT = Capability(
 
 DESCRIBE_FRAMES = Capability(
     name="describe_frames", args=DescribeFramesArgs, result=None,
+    use_for="what a moment looks like, where things are",
     description="Describe in text what the frames at the given times show, with positions of the things seen.",
 )
 
 DOMINANT_COLOR = Capability(
     name="dominant_color", args=DominantColorArgs, result=None,
+    use_for="the colour of a thing (box from detect_objects) or of a frame",
     description=(
         "Name the main colour (red, orange, yellow, green, blue, purple, pink, brown, black, white, grey) inside "
         "a box of the frame at a time, or of the whole frame. Take boxes from detect_objects or track_objects."
@@ -356,6 +368,7 @@ class FrameLabelsResult(_Result):
 
 TRANSCRIBE_SPEECH = Capability(
     name="transcribe_speech", args=TranscribeSpeechArgs, result=SpeechResult,
+    use_for="what is said, spoken words",
     description=(
         "Transcribe what is said in the video's audio (or a span of it): sentences with start and end times in "
         "seconds and the words they contain. Says so when the video has no sound or no speech."
@@ -364,6 +377,7 @@ TRANSCRIBE_SPEECH = Capability(
 
 CLASSIFY_FRAMES = Capability(
     name="classify_frames", args=ClassifyFramesArgs, result=FrameLabelsResult,
+    use_for="what kind of animal, object or scene; kind of footage",
     description=(
         "Name what whole frames show with image-classifier labels (animals, objects, scenes: e.g. 'hare', "
         "'tabby', 'seashore'), best first with probabilities, for frames at given times or sampled over a span. "
@@ -397,6 +411,7 @@ class GroundingResult(_Result):
 
 GROUND_PHRASE = Capability(
     name="ground_phrase", args=GroundPhraseArgs, result=GroundingResult,
+    use_for="one described object ('the man in red')",
     description=(
         "Find the one object a referring expression describes ('the man in the red coat', 'the car that turns "
         "left') over a span: one box (x1, y1, x2, y2 pixels) per frame looked at while it is visible, linked "
@@ -468,6 +483,7 @@ class SegmentationResult(_Result):
 
 SEGMENT_OBJECTS = Capability(
     name="segment_objects", args=SegmentObjectsArgs, result=SegmentationResult,
+    use_for="the exact outline or area of a thing",
     description=(
         "Outline objects pixel by pixel: objects named by phrases (found in frames sampled at `fps`) or given "
         "boxes in one frame. Reports each object's area (share of the frame) and the tight box around its "
@@ -509,6 +525,7 @@ class RecognitionResult(_Result):
 
 RECOGNIZE_ACTION = Capability(
     name="recognize_action", args=RecognizeActionArgs, result=RecognitionResult,
+    use_for="what action or camera motion happens",
     description=(
         "Recognise actions or camera motions over a span with a trained video recogniser: scores each of its "
         "labels in sliding windows (start and end times in seconds) and names the best label per window. Only "

@@ -33,6 +33,7 @@ def describe_label(dets: Detections, label: str) -> tuple[str, list[Evidence]]:
 
 
 def not_detectable(phrase: str, nearest: str | None) -> str:
-    """The clause for a phrase the detector cannot look for."""
+    """The clause for a phrase the detector cannot look for: its presence is unknown, which a
+    small planner otherwise reads as "not there"."""
     hint = f" (nearest detectable class: {nearest})" if nearest else ""
-    return f"'{phrase}': not detectable by this detector{hint}"
+    return f"'{phrase}': not detectable by this detector, so unknown (not absent, not zero){hint}"

@@ -94,7 +94,7 @@ def detect(args: DetectObjectsArgs, ctx: ToolContext) -> tuple[DetectionsResult,
     return result, sampled.header() + ". " + "; ".join(lines), evidence
 
 
-@backend(DETECT_OBJECTS, name="ssd-mobilenet-coco", profiles=("lite",), timeout_s=300, version="2",
+@backend(DETECT_OBJECTS, name="ssd-mobilenet-coco", profiles=("lite",), timeout_s=300, version="3",
          limits="This CPU detector knows the 80 COCO classes (person, bicycle, car, motorcycle, bus, truck, traffic "
                 "light, dog, cat, chair, cup, ...); phrases are mapped to them.")
 def detect_objects(args: DetectObjectsArgs, ctx: ToolContext) -> ToolOutput[DetectionsResult]:

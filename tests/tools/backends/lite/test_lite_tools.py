@@ -57,9 +57,28 @@ def test_derived_tools_reuse_the_tracks(runner):
     assert "person" in motion.observation and "left to right" in motion.observation
 
 
+def test_a_class_the_detector_lacks_is_reported_unknown_first_not_as_nothing(runner):
+    args = {"phrases": ["tractor"], "span": {"start_s": 7.5, "end_s": 9.6}}
+    for tool in ("count_objects", "object_timeline", "motion_direction"):
+        r = call(runner, tool, **args)
+        assert r.observation.startswith("'tractor': not detectable by this detector, so unknown"), tool
+        assert "nothing detected" not in r.observation
+    mixed = call(runner, "count_objects", phrases=["tractor", "person"], span=args["span"])
+    assert mixed.observation.startswith("'tractor': not detectable")
+    assert "person: " in mixed.observation
+
+
+def test_no_text_is_said_as_a_sentence_with_where_it_looked(runner):
+    r = call(runner, "read_text", span={"start_s": 9.0, "end_s": 9.2}, fps=5)
+    assert r.observation.startswith("No text read in ") or r.observation.startswith("Text read: ")
+    if r.observation.startswith("No text"):
+        assert r.evidence == [] and "9.00-9.20 s" in r.observation
+
+
 def test_read_text_reads_the_taxi_sign(runner):
     r = call(runner, "read_text", span={"start_s": 2.4, "end_s": 3.04}, fps=5)
-    assert '"TAXI"' in r.observation
+    # The words lead, before any box: a 1.5B planner once answered "no word" with TAXI in hand.
+    assert r.observation.startswith('Text read: "TAXI" (')
     taxi = [e for e in r.evidence if "TAXI" in e.note]
     assert taxi and 2.4 <= taxi[0].time_s <= 3.04
 
