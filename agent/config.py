@@ -73,6 +73,7 @@ class LocalLLMConfig(BaseModel):
         description="keep the evaluated prompt prefix on disk (<cache dir>/llm-state) so later commands skip it",
     )
     prompt_state_bytes: int = Field(default=1 << 30, ge=0, description="disk space for prompt states, in bytes")
+    prompt_state_dir: str | None = Field(default=None, description="where prompt states go; default <cache dir>/llm-state")
 
 
 class AgentConfig(BaseModel):

@@ -162,4 +162,5 @@ def prompt_state_options(local: LocalLLMConfig, model_path: Path) -> dict:
 
     if not local.prompt_state_on_disk:
         return {}
-    return {"state_dir": prefix_state_dir(model_path, local.n_ctx), "state_bytes": local.prompt_state_bytes}
+    parent = Path(local.prompt_state_dir).expanduser() if local.prompt_state_dir else None
+    return {"state_dir": prefix_state_dir(model_path, local.n_ctx, parent), "state_bytes": local.prompt_state_bytes}

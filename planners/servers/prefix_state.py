@@ -8,7 +8,8 @@ common token prefix and evaluates only the tokens after it. States are keyed by 
 sequence, so a changed prompt simply finds a shorter prefix; the directory is keyed by what makes
 a state loadable at all: the model file's sha256 and the context length.
 
-Layout: ``<cache root>/llm-state/<sha256[:16]>-ctx<n_ctx>/``, a ``diskcache`` store of
+Layout: ``<cache root>/llm-state/<sha256[:16]>-ctx<n_ctx>/`` (``[local_llm] prompt_state_dir``
+moves ``llm-state``), a ``diskcache`` store of
 llama-cpp-python ``LlamaState`` objects (~170 MB each for Qwen2.5-1.5B), oldest dropped past
 the size limit.
 """
@@ -39,9 +40,10 @@ def model_sha256(model_path: Path) -> str:
     return sha256_file(model_path)
 
 
-def prefix_state_dir(model_path: Path, n_ctx: int, root: Path | None = None) -> Path:
-    """The state directory for ``model_path`` served with ``n_ctx`` tokens of context."""
-    return (root or cache_root()) / STATE_DIR_NAME / f"{model_sha256(model_path)[:16]}-ctx{n_ctx}"
+def prefix_state_dir(model_path: Path, n_ctx: int, parent: Path | None = None) -> Path:
+    """The state directory for ``model_path`` served with ``n_ctx`` tokens of context, under
+    ``parent`` (default ``<cache root>/llm-state``)."""
+    return (parent or cache_root() / STATE_DIR_NAME) / f"{model_sha256(model_path)[:16]}-ctx{n_ctx}"
 
 
 # The script ``LlamaCppServer`` runs instead of ``-m llama_cpp.server`` when given a state directory.

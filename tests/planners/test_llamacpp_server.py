@@ -305,7 +305,7 @@ def test_the_ram_cache_brings_back_a_conversation_after_another_one(smollm2_serv
 def test_a_later_server_skips_the_prompt_prefix_an_earlier_one_left_on_disk(tmp_path):
     """What two ``vidagent ask`` commands do: each starts its own server; the second loads the
     state the first wrote (once, at its first reply) and evaluates only the new question."""
-    state_dir = prefix_state_dir(smollm2_gguf(), 2048, root=tmp_path)
+    state_dir = prefix_state_dir(smollm2_gguf(), 2048, parent=tmp_path)
     question = [{"role": "system", "content": PLANNER_SYSTEM}, {"role": "user", "content": "Which tool finds class 3?"}]
     with LlamaCppServer(smollm2_gguf(), n_ctx=2048, state_dir=state_dir) as first:
         cold = chat(first, question, max_tokens=4)
