@@ -2,6 +2,8 @@
 
 from tools.backends.lite.models.ocr import MergedRead
 from tools.backends.lite.text import words_summary
+from tools.observations import narrow_span_note
+from tools.types import TimeSpan
 
 
 def read(text: str, first_s: float, last_s: float, n: int) -> MergedRead:
@@ -21,3 +23,11 @@ def test_equal_counts_put_the_longer_text_first_and_keep_unrelated_texts_apart()
     assert words_summary([read("EXIT", 1.0, 1.0, 1), read("NO EXIT", 2.0, 2.0, 1)]) == '"NO EXIT" (2 reads, 1.00-2.00 s)'
     assert words_summary([read("EXIT", 1.0, 1.0, 1), read("OPEN", 2.0, 2.0, 1)]) == (
         '"EXIT" (1 read, 1.00 s), "OPEN" (1 read, 2.00 s)')
+
+
+def test_finding_nothing_in_a_narrow_span_says_how_to_look_at_the_whole_video():
+    note = narrow_span_note(TimeSpan(start_s=10.0, end_s=10.0), duration_s=10.0)
+    assert note == " Only 10.00-10.00 s of the 10.00 s video was looked at; leave span out to look at all of it."
+    assert narrow_span_note(None, 10.0) == ""
+    assert narrow_span_note(TimeSpan(start_s=2.0, end_s=7.0), 10.0) == ""  # half the video or more
+    assert narrow_span_note(TimeSpan(start_s=0.0, end_s=132.0), 10.0) == ""

@@ -17,14 +17,14 @@ from tools.capabilities import (
     TracksResult,
 )
 from tools.context import ToolContext
-from tools.observations import not_detectable
+from tools.observations import narrow_span_note, not_detectable
 from tools.registry import backend
 from tools.tracking import sampling_rate
 from tools.track_analysis import TrackSummary, max_simultaneous, motion_of, summarize_tracks
 from tools.types import Evidence, ToolOutput
 
 MAX_LISTED = 12
-FROM_TRACKS = dict(name="tracks", version="2", requires=("track_objects",), timeout_s=300)
+FROM_TRACKS = dict(name="tracks", version="3", requires=("track_objects",), timeout_s=300)
 
 
 def _tracks(args, ctx: ToolContext) -> tuple[TracksResult, list[TrackSummary], str]:
@@ -63,7 +63,8 @@ def count_objects(args: CountObjectsArgs, ctx: ToolContext) -> ToolOutput:
         spans = "; ".join(f"#{t.track_id} {t.first_s:.2f}-{t.last_s:.2f} s" for t in mine[:MAX_LISTED])
         lines.append(f"{label}: {len(mine)} distinct, at most {most} at once{when_text}" + (f" [{spans}]" if spans else ""))
         evidence += [_box_evidence(t, f"{label} #{t.track_id}") for t in mine[:MAX_LISTED]]
-    return ToolOutput(observation=_joined(note, lines, "nothing detected"), evidence=evidence)
+    nothing = "" if evidence else narrow_span_note(args.span, ctx.meta.duration_s)
+    return ToolOutput(observation=_joined(note, lines, "nothing detected") + nothing, evidence=evidence)
 
 
 @backend(OBJECT_TIMELINE, **FROM_TRACKS)
@@ -75,7 +76,8 @@ def object_timeline(args: ObjectTimelineArgs, ctx: ToolContext) -> ToolOutput:
         lines.append(f"{t.label} #{t.track_id}: first {t.first_s:.2f} s, last {t.last_s:.2f} s, visible {intervals}")
     more = f"; and {len(summaries) - MAX_LISTED} more tracks" if len(summaries) > MAX_LISTED else ""
     evidence = [_box_evidence(t, f"{t.label} #{t.track_id} first seen") for t in summaries[:MAX_LISTED]]
-    return ToolOutput(observation=_joined(note, lines, "nothing detected") + more, evidence=evidence)
+    nothing = "" if evidence else narrow_span_note(args.span, ctx.meta.duration_s)
+    return ToolOutput(observation=_joined(note, lines, "nothing detected") + more + nothing, evidence=evidence)
 
 
 @backend(MOTION_DIRECTION, **FROM_TRACKS)
@@ -89,4 +91,5 @@ def motion_direction(args: MotionDirectionArgs, ctx: ToolContext) -> ToolOutput:
     ]
     evidence = [_box_evidence(t, f"{t.label} #{t.track_id}") for t in moving[:MAX_LISTED]]
     too_short = "no object was tracked long enough (3 or more sampled frames) to judge its motion"
-    return ToolOutput(observation=_joined(note, lines, too_short), evidence=evidence)
+    nothing = "" if evidence else narrow_span_note(args.span, meta.duration_s)
+    return ToolOutput(observation=_joined(note, lines, too_short) + nothing, evidence=evidence)

@@ -15,7 +15,7 @@ from tools.backends.lite.models.ssd_detector import SSD_DETECTOR
 from tools.capabilities import DETECT_OBJECTS, DetectionsResult, DetectObjectsArgs
 from tools.context import ToolContext
 from tools.detections import Detections
-from tools.observations import describe_label, not_detectable
+from tools.observations import describe_label, narrow_span_note, not_detectable
 from tools.registry import backend
 from tools.sampling import SampledFrames, sample_frames
 from tools.types import Evidence, ToolOutput
@@ -91,10 +91,11 @@ def detect(args: DetectObjectsArgs, ctx: ToolContext) -> tuple[DetectionsResult,
         colour = f" ({'/'.join(m.attributes)} only)" if m.attributes else ""
         lines.append(f"'{m.phrase}' -> {m.label}{colour}: {text}")
         evidence += ev
-    return result, sampled.header() + ". " + "; ".join(lines), evidence
+    nothing = "" if evidence else narrow_span_note(args.span, ctx.meta.duration_s)
+    return result, sampled.header() + ". " + "; ".join(lines) + nothing, evidence
 
 
-@backend(DETECT_OBJECTS, name="ssd-mobilenet-coco", profiles=("lite",), timeout_s=300, version="3",
+@backend(DETECT_OBJECTS, name="ssd-mobilenet-coco", profiles=("lite",), timeout_s=300, version="4",
          limits="This CPU detector knows the 80 COCO classes (person, bicycle, car, motorcycle, bus, truck, traffic "
                 "light, dog, cat, chair, cup, ...); phrases are mapped to them.")
 def detect_objects(args: DetectObjectsArgs, ctx: ToolContext) -> ToolOutput[DetectionsResult]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tools.backends.lite.models.ocr import OCR_READER, merge_reads
 from tools.capabilities import READ_TEXT, ReadTextArgs
 from tools.context import ToolContext
+from tools.observations import narrow_span_note
 from tools.registry import backend
 from tools.types import Evidence, ToolOutput
 
@@ -13,7 +14,7 @@ MAX_OCR_FRAMES = 60
 MIN_READ_SCORE = 0.6
 
 
-@backend(READ_TEXT, name="pp-ocrv4", version="2", profiles=("lite",), timeout_s=300)
+@backend(READ_TEXT, name="pp-ocrv4", version="3", profiles=("lite",), timeout_s=300)
 def read_text(args: ReadTextArgs, ctx: ToolContext) -> ToolOutput:
     span = ctx.span_or_all(args.span)
     fps = min(args.fps, MAX_OCR_FRAMES / max(span.duration_s, 1e-6))
@@ -34,7 +35,8 @@ def read_text(args: ReadTextArgs, ctx: ToolContext) -> ToolOutput:
     evidence = [Evidence(time_s=m.first_s, box=tuple(m.box), note=f'text "{m.text}"') for m in merged[:20]]
     looked = f"{len(per_frame)} frames at {fps:.2g} fps over {span.start_s:.2f}-{span.end_s:.2f} s"
     if not merged:
-        return ToolOutput(observation=f"No text read in {looked}.", evidence=[])
+        return ToolOutput(observation=f"No text read in {looked}." + narrow_span_note(args.span, ctx.meta.duration_s),
+                          evidence=[])
     return ToolOutput(observation=f"Text read: {words_summary(merged)}. Where ({looked}): " + "; ".join(lines) + more,
                       evidence=evidence)
 
