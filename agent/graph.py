@@ -7,6 +7,7 @@ with their arrays) live in ``RunContext``, passed as LangGraph's run context.
 
 from __future__ import annotations
 
+import json
 import operator
 import time
 from dataclasses import dataclass, field
@@ -155,9 +156,13 @@ def act(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     action: CallTools = state["pending"]
     left = max(0, ctx.budgets.max_tool_calls - state.get("tool_calls_used", 0))
     allowed, refused = list(action.calls[:left]), list(action.calls[left:])
-    ctx.progress(f"running {', '.join(c.name for c in allowed) or 'no tools'}")
+    earlier = earlier_calls(state.get("history", ()))
+    repeated = [call for call in allowed if call_key(call) in earlier]
+    fresh = [call for call in allowed if call_key(call) not in earlier]
+    ctx.progress(f"running {', '.join(c.name for c in fresh) or 'no tools'}")
     started = time.monotonic()
-    results = ctx.runner.run(allowed, deadline=ctx.deadline)
+    ran = {r.call_id: r for r in ctx.runner.run(fresh, deadline=ctx.deadline)}
+    results = [ran[c.id] if c.id in ran else _repeated(c, *earlier[call_key(c)]) for c in allowed]  # call order
     results += [_refused(call) for call in refused]
     step = ctx.trace.steps[-1]
     step.tools_seconds = time.monotonic() - started
@@ -166,11 +171,51 @@ def act(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         step.tool_calls.append(_record(result))
     ctx.on_step(step, "acted")
     observations = tuple(Observation.of(r) for r in results)
-    return {
+    update: dict[str, Any] = {
         "history": [HistoryStep(action=action, observations=observations)],
         "tool_calls_used": state.get("tool_calls_used", 0) + len(allowed),
         "pending": None,
     }
+    if repeated and not fresh:
+        # Nothing new was asked: a small planner that repeats itself does so until the step
+        # budget ends (measured: the same out-of-frame box five times), so answer now.
+        ctx.trace.budget_hit = "repeated_calls"
+        update["forced"] = True
+    return update
+
+
+def call_key(call: ToolCall) -> str:
+    """A call's identity: its name and arguments, with 250 and 250.0 the same number."""
+    def same_numbers(value):
+        if isinstance(value, bool) or value is None or isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, dict):
+            return {k: same_numbers(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [same_numbers(v) for v in value]
+        return value
+
+    return call.name + json.dumps(same_numbers(call.args), sort_keys=True)
+
+
+def earlier_calls(history) -> dict[str, tuple[int, Observation]]:
+    """Every call already made in this question: its key -> (the tool step it was made in,
+    counted from 1; its observation)."""
+    seen: dict[str, tuple[int, Observation]] = {}
+    for step_number, step in enumerate(history, start=1):
+        for call, observation in zip(step.action.calls, step.observations):
+            seen.setdefault(call_key(call), (step_number, observation))
+    return seen
+
+
+def _repeated(call: ToolCall, step_number: int, earlier: Observation) -> ToolResult:
+    return ToolResult(
+        call_id=call.id, name=call.name, args=call.args, status="error",
+        observation=(f"not run again: you made this same call in tool step {step_number}, and it said: "
+                     f"{earlier.text[:300]} Use that result, or change the arguments or the tool."),
+    )
 
 
 def _refused(call: ToolCall) -> ToolResult:

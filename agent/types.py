@@ -89,7 +89,11 @@ class Trace(BaseModel):
     profile: str = ""
     steps: list[TraceStep] = Field(default_factory=list)
     totals: TraceTotals = Field(default_factory=TraceTotals)
-    budget_hit: str | None = Field(default=None, description="which budget ran out, if any: steps, tool_calls, seconds")
+    budget_hit: str | None = Field(
+        default=None,
+        description="which budget ran out, if any: steps, tool_calls, seconds, or repeated_calls (a step "
+                    "that only repeated earlier calls)",
+    )
 
     def recompute_totals(self, wall_seconds: float, frames_decoded: int) -> None:
         t = TraceTotals(wall_seconds=wall_seconds, frames_decoded=frames_decoded, steps=len(self.steps))
