@@ -5,8 +5,9 @@
 
 Writes the dataset (``--clips`` per class of the six order-only classes, seed 0) unless ``--data``
 exists, trains each method on it (``tools.recognition.training``), and prints one markdown row
-per method: held-out top-1 and top-5, held-out clips, trainable parameters, training seconds (the
-epochs, from the checkpoint card) and wall seconds of the whole call (decoding, feature
+per method: held-out test top-1 and top-5 (clips no training decision saw), validation top-1
+(the best epoch's, on the clips it was chosen on), test and validation clips, trainable
+parameters, epochs, training seconds (from the checkpoint card) and wall seconds of the whole call (decoding, feature
 extraction or reading the feature cache, training). Rows are also appended to ``OUT/table.md``.
 """
 
@@ -19,8 +20,8 @@ from pathlib import Path
 
 from tools.recognition.methods import METHODS
 
-HEADER = ("| method | backbone | held-out top-1 | top-5 | held-out clips | trainable params | epochs (best) "
-          "| training s | wall s |\n|---|---|---|---|---|---|---|---|---|")
+HEADER = ("| method | backbone | test top-1 | test top-5 | val top-1 | test / val clips | trainable params "
+          "| epochs (best) | training s | wall s |\n|---|---|---|---|---|---|---|---|---|---|")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,9 +58,10 @@ def main(argv: list[str] | None = None) -> int:
                                             frames=args.frames, epochs=args.epochs,
                                             cache_dir=args.out / "features"))
         wall = time.perf_counter() - start
-        m = card.metrics
-        row = (f"| {method} | {args.backbone} | {m.top1:.1%} | {m.top5:.1%} | {m.n_clips} | {card.trainable_params:,} "
-               f"| {card.epochs_done} ({card.best_epoch}) | {card.train_seconds:.1f} | {wall:.0f} |")
+        m, v = card.metrics, card.val_metrics
+        row = (f"| {method} | {args.backbone} | {m.top1:.1%} | {m.top5:.1%} | {v.top1:.1%} | {m.n_clips} / {v.n_clips} "
+               f"| {card.trainable_params:,} | {card.epochs_done} ({card.best_epoch}) | {card.train_seconds:.1f} "
+               f"| {wall:.0f} |")
         print(row, flush=True)
         rows.append(row)
     with (args.out / "table.md").open("a", encoding="utf-8") as fh:
