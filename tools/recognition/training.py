@@ -16,6 +16,7 @@ runs once per clip and training the head costs seconds on a CPU.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import time
 from pathlib import Path
@@ -43,12 +44,17 @@ class TrainConfig(BaseModel):
     method: str
     out: Path
     frames: int = Field(default=8, ge=1, le=64, description="frames per clip")
-    epochs: int = Field(default=30, ge=1)
+    epochs: int = Field(default=40, ge=1)
     batch_size: int = Field(default=16, ge=1)
-    lr: float | None = Field(default=None, gt=0, description="default: 3e-3 for frozen features, 1e-3 otherwise")
+    lr: float | None = Field(default=None, gt=0, description="peak learning rate; default: 3e-3 for frozen features, "
+                             "1e-3 otherwise")
+    schedule: str = Field(default="cosine", pattern="^(cosine|constant)$",
+                          description="cosine: the rate falls from lr to 0 over the epochs, step by step")
+    weight_decay: float = Field(default=0.05, ge=0, description="AdamW's decoupled weight decay")
+    label_smoothing: float = Field(default=0.1, ge=0, lt=1, description="of the training loss (not of validation's)")
     val_fraction: float = Field(default=0.2, gt=0, lt=1, description="share of each class for validation")
     test_fraction: float = Field(default=0.2, gt=0, lt=1, description="share of each class held out as the test set")
-    patience: int = Field(default=8, ge=1, description="epochs without a better validation top-1 before stopping")
+    patience: int = Field(default=12, ge=1, description="epochs without a better validation top-1 before stopping")
     seed: int = 0
     cache_dir: Path | None = None
     resume: bool = False
@@ -211,7 +217,7 @@ def train_recognizer(cfg: TrainConfig, track: Track = _no_track, say: Callable[[
         load_state(model, previous["model"], str(out / LAST))
     params = [p for _, p in trainable_parameters(model)]
     lr = cfg.lr or (3e-3 if method.frozen_features else 1e-3)
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay)
     if previous is not None:
         optimizer.load_state_dict(previous["optimizer"])
 
@@ -236,7 +242,9 @@ def train_recognizer(cfg: TrainConfig, track: Track = _no_track, say: Callable[[
         trainable_params=sum(p.numel() for p in params), total_params=sum(p.numel() for p in model.parameters()),
         feature_cache=method.frozen_features,
         options={"lr": lr, "batch_size": cfg.batch_size, "seed": cfg.seed, "val_fraction": cfg.val_fraction,
-                 "test_fraction": cfg.test_fraction, "patience": cfg.patience},
+                 "test_fraction": cfg.test_fraction, "patience": cfg.patience,
+                 "schedule": cfg.schedule, "weight_decay": cfg.weight_decay, "label_smoothing": cfg.label_smoothing,
+                 "epochs": cfg.epochs},
     )
     state: dict[str, Any] = {"best_top1": -1.0, "best_loss": float("inf"), "bad_epochs": 0, "best_state": None}
     if previous is not None:
@@ -247,6 +255,8 @@ def train_recognizer(cfg: TrainConfig, track: Track = _no_track, say: Callable[[
     weights = torch.tensor(1.0 / counts[targets[train_idx]], dtype=torch.double)
     generator = torch.Generator().manual_seed(cfg.seed + card.epochs_done)
     loss_fn = torch.nn.CrossEntropyLoss()
+    train_loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    steps_per_epoch = -(-len(train_idx) // cfg.batch_size)
     for epoch in range(card.epochs_done + 1, cfg.epochs + 1):
         if state["bad_epochs"] >= cfg.patience:
             break
@@ -256,9 +266,12 @@ def train_recognizer(cfg: TrainConfig, track: Track = _no_track, say: Callable[[
             backbone.module.eval()  # frozen statistics and no dropout in the backbone
         order = torch.multinomial(weights, len(train_idx), replacement=True, generator=generator)
         losses = []
-        for b in range(0, len(order), cfg.batch_size):
+        for step, b in enumerate(range(0, len(order), cfg.batch_size)):
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(lr, cfg.schedule, (epoch - 1) * steps_per_epoch + step,
+                                            cfg.epochs * steps_per_epoch)
             batch = torch.from_numpy(train_idx)[order[b : b + cfg.batch_size]]
-            loss = loss_fn(forward(inputs[batch]), y[batch])
+            loss = train_loss_fn(forward(inputs[batch]), y[batch])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -288,6 +301,14 @@ def train_recognizer(cfg: TrainConfig, track: Track = _no_track, say: Callable[[
         say(f"epoch {epoch}/{cfg.epochs}: train loss {np.mean(losses):.3f}, val loss {val_loss:.3f}, "
             f"val top-1 {val_top1:.1%}{' (best)' if improved else ''}, {seconds:.1f} s")
     return card
+
+
+def learning_rate(peak: float, schedule: str, step: int, total_steps: int) -> float:
+    """The rate at optimiser ``step`` (0-based) of ``total_steps``: ``peak`` throughout
+    (``constant``), or half a cosine from ``peak`` down to 0 (``cosine``)."""
+    if schedule == "constant":
+        return peak
+    return 0.5 * peak * (1 + math.cos(math.pi * min(step, total_steps) / max(total_steps, 1)))
 
 
 def _predict(forward, inputs, batch_size: int) -> np.ndarray:
