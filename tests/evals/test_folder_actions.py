@@ -131,3 +131,23 @@ def test_checkpoint_options_belong_to_folder_actions(folder, tmp_path, capsys):
         f"vidagent: {tmp_path}: not a recogniser checkpoint (no recognizer.json); train one with vidagent train "
         "recognizer\n")
     assert not (tmp_path / "run").exists()
+
+
+def test_a_pipeline_answers_the_clips_as_multiple_choice(folder, tmp_path, capsys):
+    """Through the ordinary QA runner: a scripted planner that always picks option 0
+    (left_to_right) is right on exactly the left_to_right clips the split list keeps."""
+    (tmp_path / "left.json").write_text('[{"action": "answer", "answer": "left_to_right", "choice": 0}]')
+    pipeline = tmp_path / "left.toml"
+    pipeline.write_text('name = "always-left"\nscript = "left.json"\n\n[planner]\nkind = "scripted"\n\n'
+                        '[tools]\nprofile = "core"\n')
+    listed = tmp_path / "testlist.txt"
+    listed.write_text("left_to_right/001.mp4\nright_to_left/000.mp4\nright_to_left/002.mp4\n")
+    out = tmp_path / "run"
+    code = main(["eval", "run", "--suite", "folder-actions", "--data", str(folder), "--split-list", str(listed),
+                 "--pipeline", str(pipeline), "--out", str(out), "--no-progress"])
+    result = capsys.readouterr()
+    assert code == 0, result.err
+    rows = {r["sample_id"]: r for r in map(json.loads, (out / "results.jsonl").read_text().splitlines())}
+    assert {k: (r["choice"], r["correct"]) for k, r in rows.items()} == {
+        "left_to_right/001.mp4": (0, True), "right_to_left/000.mp4": (0, False), "right_to_left/002.mp4": (0, False)}
+    assert "| all | 3 | 33.3% | 33.3% | 1 | 3 | 0 | 0 | 0 |" in result.out
