@@ -31,7 +31,7 @@ def train_group() -> None:
 @click.option("--epochs", type=click.IntRange(min=1), default=40, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="peak learning rate (default 3e-3 on frozen features, 1e-3 otherwise)")
+              help="peak learning rate (default 3e-3 for frozen features and adapters, 1e-3 otherwise)")
 @click.option("--schedule", type=click.Choice(["cosine", "constant"]), default="cosine", show_default=True,
               help="cosine: the rate falls from --lr to 0 over --epochs")
 @click.option("--weight-decay", type=click.FloatRange(min=0), default=0.05, show_default=True, help="AdamW weight decay")

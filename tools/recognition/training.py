@@ -46,8 +46,8 @@ class TrainConfig(BaseModel):
     frames: int = Field(default=8, ge=1, le=64, description="frames per clip")
     epochs: int = Field(default=40, ge=1)
     batch_size: int = Field(default=16, ge=1)
-    lr: float | None = Field(default=None, gt=0, description="peak learning rate; default: 3e-3 for frozen features, "
-                             "1e-3 otherwise")
+    lr: float | None = Field(default=None, gt=0, description="peak learning rate; default: 3e-3 for frozen features "
+                             "and adapters, 1e-3 otherwise (default_lr)")
     schedule: str = Field(default="cosine", pattern="^(cosine|constant)$",
                           description="cosine: the rate falls from lr to 0 over the epochs, step by step")
     weight_decay: float = Field(default=0.05, ge=0, description="AdamW's decoupled weight decay")
@@ -216,7 +216,7 @@ def train_recognizer(cfg: TrainConfig, track: Track = _no_track, say: Callable[[
     if previous is not None:
         load_state(model, previous["model"], str(out / LAST))
     params = [p for _, p in trainable_parameters(model)]
-    lr = cfg.lr or (3e-3 if method.frozen_features else 1e-3)
+    lr = cfg.lr or default_lr(method)
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay)
     if previous is not None:
         optimizer.load_state_dict(previous["optimizer"])
@@ -301,6 +301,13 @@ def train_recognizer(cfg: TrainConfig, track: Track = _no_track, say: Callable[[
         say(f"epoch {epoch}/{cfg.epochs}: train loss {np.mean(losses):.3f}, val loss {val_loss:.3f}, "
             f"val top-1 {val_top1:.1%}{' (best)' if improved else ''}, {seconds:.1f} s")
     return card
+
+
+def default_lr(method) -> float:
+    """The peak learning rate of a method when ``--lr`` is not given: 3e-3 for heads on frozen
+    features and for ST-Adapters, 1e-3 for LoRA, prompts and fine-tuning. (Adapters: chosen on the
+    validation split of the generated set, two seeds, mean 97.1% against 95.8% at 1e-3.)"""
+    return 3e-3 if method.frozen_features or method.kind == "adapter" else 1e-3
 
 
 def learning_rate(peak: float, schedule: str, step: int, total_steps: int) -> float:

@@ -18,3 +18,13 @@ def test_cosine_falls_from_the_peak_to_zero():
 
 def test_constant_stays_at_the_peak():
     assert {learning_rate(0.01, "constant", step, 100) for step in range(101)} == {0.01}
+
+
+@pytest.mark.parametrize("method, rate", [("linear", 3e-3), ("temporal-head", 3e-3), ("side", 3e-3),
+                                          ("adapter", 3e-3), ("lora", 1e-3), ("prompt", 1e-3),
+                                          ("finetune-last-2", 1e-3)])
+def test_default_peak_rates(method, rate):
+    from tools.recognition.methods import parse_method
+    from tools.recognition.training import default_lr
+
+    assert default_lr(parse_method(method)) == rate
