@@ -121,8 +121,12 @@ def render_clip(motion: str, reverse: bool, rng: np.random.Generator, photos: li
     return clip[::-1].copy() if reverse else clip
 
 
-def write_video(path: Path, frames: np.ndarray, fps: int = 8) -> Path:
-    """Write (T, H, W, 3) uint8 RGB frames as an H.264 .mp4 (near-lossless, every frame a keyframe)."""
+def write_video(path: Path, frames: np.ndarray, fps: int = 8, lossless: bool = False) -> Path:
+    """Write (T, H, W, 3) uint8 RGB frames as an H.264 .mp4, every frame a keyframe: near-lossless
+    (CRF 12), or with ``lossless`` exactly lossless (QP 0, 4:4:4), so that decoding gives back the
+    very frames whatever their order. (CRF's rate control sets each frame's quantiser from the
+    frames before it, so a clip and its reverse came back with different compression noise, which
+    an order-blind probe on EfficientNet-Lite3 features could read: BENCHMARKS.md.)"""
     import av
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -130,7 +134,8 @@ def write_video(path: Path, frames: np.ndarray, fps: int = 8) -> Path:
         stream = out.add_stream("libx264", rate=Fraction(fps))
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = "yuv444p"
-        stream.options = {"crf": "12", "preset": "veryfast", "g": "1", "threads": "1"}
+        quality = {"qp": "0"} if lossless else {"crf": "12"}
+        stream.options = {**quality, "preset": "veryfast", "g": "1", "threads": "1"}
         for image in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")):
                 out.mux(packet)
@@ -142,7 +147,8 @@ def write_video(path: Path, frames: np.ndarray, fps: int = 8) -> Path:
 def write_dataset(root: str | Path, clips_per_class: int = 30, *, size: int = 96, n_frames: int = 17,
                   seed: int = 0, classes: tuple[str, ...] | None = None, same_object: bool = True) -> Path:
     """Write ``root/<label>/<i>.mp4`` for each class, ``clips_per_class`` clips of ``n_frames``
-    frames of ``size`` x ``size`` pixels at 8 fps. Deterministic for a ``seed``. Returns ``root``."""
+    frames of ``size`` x ``size`` pixels at 8 fps, losslessly encoded. Deterministic for a
+    ``seed``. Returns ``root``."""
     root = Path(root)
     photos = _photos()
     names = classes or tuple(CLASSES)
@@ -154,5 +160,5 @@ def write_dataset(root: str | Path, clips_per_class: int = 30, *, size: int = 96
         rng = np.random.default_rng([seed, c])
         for i in range(clips_per_class):
             clip = render_clip(motion, reverse, rng, photos, size, n_frames, same_object)
-            write_video(root / label / f"{i:03d}.mp4", clip)
+            write_video(root / label / f"{i:03d}.mp4", clip, lossless=True)
     return root
