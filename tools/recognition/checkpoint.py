@@ -41,7 +41,8 @@ class EpochRecord(BaseModel):
 
 
 class Metrics(BaseModel):
-    """Held-out scores of the best epoch. ``confusion[i][j]``: clips of label i predicted as j."""
+    """Scores of the best epoch on one part of the data (top-1 and top-5 as 0-1 fractions).
+    ``confusion[i][j]``: clips of label i predicted as j."""
 
     top1: float
     top5: float
@@ -65,14 +66,18 @@ class RecognizerCard(BaseModel):
     clip_seconds: float = Field(description="median duration of the training clips: the sliding-window length")
     data: str = Field(description="the training dataset's path")
     n_train: int
-    n_val: int
+    n_val: int = Field(description="validation clips: early stopping and the best epoch are chosen on them")
+    n_test: int = Field(default=0, description="held-out test clips: never seen in training or selection")
+    split: dict[str, list[str]] = Field(
+        default_factory=dict, description="the clips of each part ('train', 'val', 'test'), relative to the data")
     trainable_params: int
     total_params: int
     epochs_done: int = 0
     best_epoch: int = 0
     train_seconds: float = 0.0
     feature_cache: bool = Field(description="frozen features were computed once per clip and cached")
-    metrics: Metrics | None = None
+    metrics: Metrics | None = Field(default=None, description="the best epoch on the held-out test clips")
+    val_metrics: Metrics | None = Field(default=None, description="the best epoch on the validation clips")
     history: list[EpochRecord] = Field(default_factory=list)
     options: dict[str, Any] = Field(default_factory=dict)
 

@@ -41,6 +41,8 @@ HIDDEN = 64
 ADAPTER_RANK = 16
 LORA_RANK = 4
 N_PROMPTS = 4
+#: Dropout before the temporal head's classifier, and on its input (the frame-to-frame changes).
+HEAD_DROPOUT = 0.3
 
 
 class MethodSpec(BaseModel):
@@ -103,7 +105,7 @@ def mean_linear_head(dim: int, n_classes: int):
     return MeanLinear()
 
 
-def temporal_head(dim: int, n_classes: int, hidden: int = HIDDEN):
+def temporal_head(dim: int, n_classes: int, hidden: int = HIDDEN, dropout: float | None = None):
     """(B, T, D) -> (B, C): the changes between consecutive frames' features (x[t+1] - x[t], so
     what stays still, such as the background, cancels), batch-normalised per feature, projected
     D->hidden, two kernel-3 convolutions over time, mean over time, linear.
@@ -119,6 +121,7 @@ def temporal_head(dim: int, n_classes: int, hidden: int = HIDDEN):
             self.proj = nn.Linear(dim, hidden)
             self.conv1 = nn.Conv1d(hidden, hidden, 3, padding=1)
             self.conv2 = nn.Conv1d(hidden, hidden, 3, padding=1)
+            self.drop = nn.Dropout(HEAD_DROPOUT if dropout is None else dropout)
             self.fc = nn.Linear(hidden, n_classes)
 
         def forward(self, x):
@@ -128,7 +131,7 @@ def temporal_head(dim: int, n_classes: int, hidden: int = HIDDEN):
             h = nn.functional.gelu(self.proj(z)).transpose(1, 2)  # (B, hidden, T - 1)
             h = nn.functional.gelu(self.conv1(h))
             h = nn.functional.gelu(self.conv2(h))
-            return self.fc(h.mean(dim=2))
+            return self.fc(self.drop(h.mean(dim=2)))
 
     return TemporalConv()
 

@@ -11,17 +11,16 @@ or with ``same_object=False`` a random crop of another photograph):
 Every clip of a reversed class is a forward clip drawn with the same random parameters and
 played backwards, so the set of frames of a clip has exactly the same distribution in both
 classes of a pair: a model that pools frames without their order can at best tell which pair
-a clip belongs to (a ceiling of 1/2 within the pair, 1/3 over the six classes), while a model of
-time can tell all six apart.
+a clip belongs to and guess the order (1/2 within the pair, so at most 1/2 top-1 over the six
+classes; chance is 1/6), while a model of time can tell all six apart.
 
     write_dataset(Path("data/temporal"), clips_per_class=30)   # data/temporal/<label>/<i>.mp4
 
 Clips have 17 frames (2 x 8 + 1), so that sampling 8 frames at the centres of 8 equal parts
 (``tools.recognition.data.frame_indices``) picks frames 1, 3, ..., 15 of a clip and of its reverse
 alike. With 16 frames it picks the odd frames of a clip, which are the even frames of the clip
-played backwards: the two classes of a pair then differ in which frames are sampled, and a
-mean-pooled linear probe on EfficientNet-Lite3 features scored 43% (above the 33% an order-blind
-model can reach), which is how the asymmetry was found.
+played backwards: the two classes of a pair then differ in which frames are sampled, and an
+order-blind probe could tell them apart by that.
 """
 
 from __future__ import annotations
@@ -122,8 +121,12 @@ def render_clip(motion: str, reverse: bool, rng: np.random.Generator, photos: li
     return clip[::-1].copy() if reverse else clip
 
 
-def write_video(path: Path, frames: np.ndarray, fps: int = 8) -> Path:
-    """Write (T, H, W, 3) uint8 RGB frames as an H.264 .mp4 (near-lossless, every frame a keyframe)."""
+def write_video(path: Path, frames: np.ndarray, fps: int = 8, lossless: bool = False) -> Path:
+    """Write (T, H, W, 3) uint8 RGB frames as an H.264 .mp4, every frame a keyframe: near-lossless
+    (CRF 12), or with ``lossless`` exactly lossless (QP 0, 4:4:4), so that decoding gives back the
+    very frames whatever their order. (CRF's rate control sets each frame's quantiser from the
+    frames before it, so a clip and its reverse came back with different compression noise, which
+    an order-blind probe on EfficientNet-Lite3 features could read: BENCHMARKS.md.)"""
     import av
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -131,7 +134,8 @@ def write_video(path: Path, frames: np.ndarray, fps: int = 8) -> Path:
         stream = out.add_stream("libx264", rate=Fraction(fps))
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = "yuv444p"
-        stream.options = {"crf": "12", "preset": "veryfast", "g": "1", "threads": "1"}
+        quality = {"qp": "0"} if lossless else {"crf": "12"}
+        stream.options = {**quality, "preset": "veryfast", "g": "1", "threads": "1"}
         for image in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")):
                 out.mux(packet)
@@ -143,7 +147,8 @@ def write_video(path: Path, frames: np.ndarray, fps: int = 8) -> Path:
 def write_dataset(root: str | Path, clips_per_class: int = 30, *, size: int = 96, n_frames: int = 17,
                   seed: int = 0, classes: tuple[str, ...] | None = None, same_object: bool = True) -> Path:
     """Write ``root/<label>/<i>.mp4`` for each class, ``clips_per_class`` clips of ``n_frames``
-    frames of ``size`` x ``size`` pixels at 8 fps. Deterministic for a ``seed``. Returns ``root``."""
+    frames of ``size`` x ``size`` pixels at 8 fps, losslessly encoded. Deterministic for a
+    ``seed``. Returns ``root``."""
     root = Path(root)
     photos = _photos()
     names = classes or tuple(CLASSES)
@@ -155,5 +160,5 @@ def write_dataset(root: str | Path, clips_per_class: int = 30, *, size: int = 96
         rng = np.random.default_rng([seed, c])
         for i in range(clips_per_class):
             clip = render_clip(motion, reverse, rng, photos, size, n_frames, same_object)
-            write_video(root / label / f"{i:03d}.mp4", clip)
+            write_video(root / label / f"{i:03d}.mp4", clip, lossless=True)
     return root

@@ -62,6 +62,7 @@ def test_train_prints_the_summary_and_saves(capsys, tiny_dataset, tmp_path):
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0].startswith(f"saved {tmp_path / 'ckpt'}: temporal-head on lite:efficientnet-lite3, 3 labels, ")
-    assert lines[1].startswith("held-out (3 clips): top-1 ") and len(lines) == 6  # + header + 3 confusion rows
+    assert lines[1].startswith("held-out test (3 clips): top-1 ") and "(validation, 3 clips: top-1 " in lines[1]
+    assert len(lines) == 6  # + header + 3 confusion rows
     assert "epoch 1/2: train loss " in err and "epoch 2/2: " in err
     assert (tmp_path / "ckpt" / "recognizer.json").is_file()

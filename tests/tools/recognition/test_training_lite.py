@@ -34,9 +34,14 @@ def test_checkpoint_records_what_was_trained(lite_run):
     assert saved.backbone == LITE and saved.method == "temporal-head" and not saved.backbone_saved
     assert saved.labels == ["appearing", "left_to_right", "right_to_left"] and saved.frames == 4
     assert saved.input_size == 280 and saved.clip_seconds == pytest.approx(17 / 8)
-    assert saved.epochs_done == 2 and len(saved.history) == 2 and saved.n_train + saved.n_val == 12
-    m = saved.metrics
-    assert m.n_clips == saved.n_val == 3 and np.array(m.confusion).sum() == 3 and np.array(m.confusion).shape == (3, 3)
+    assert saved.epochs_done == 2 and len(saved.history) == 2
+    assert (saved.n_train, saved.n_val, saved.n_test) == (6, 3, 3)  # 4 clips per class: 2 / 1 / 1
+    parts = [set(saved.split[p]) for p in ("train", "val", "test")]
+    assert [len(p) for p in parts] == [6, 3, 3] and set.union(*parts) == {
+        f"{label}/{i:03d}.mp4" for label in saved.labels for i in range(4)}
+    m, v = saved.metrics, saved.val_metrics
+    assert m.n_clips == saved.n_test == 3 and np.array(m.confusion).sum() == 3 and np.array(m.confusion).shape == (3, 3)
+    assert v.n_clips == saved.n_val == 3 and v.top1 == saved.history[saved.best_epoch - 1].val_top1
     assert m.top5 == 1.0  # three labels: every one is in the top five
     assert saved.trainable_params < saved.total_params or saved.total_params == saved.trainable_params
     assert (cfg.out / "weights.pt").is_file() and (cfg.out / "last.pt").is_file()
@@ -80,7 +85,19 @@ def test_a_broken_clip_is_one_line_and_loses_no_finished_epoch(lite_run, tiny_da
     data, out = tmp_path / "data", tmp_path / "ckpt"
     shutil.copytree(tiny_dataset, data)
     shutil.copytree(cfg.out, out)
-    (data / "appearing" / "009.mp4").write_bytes(b"\x00" * 4096)
-    with pytest.raises(DatasetError, match=r"^clip .*009\.mp4 does not decode: [^\n]*$"):
+    (data / "appearing" / "003.mp4").write_bytes(b"\x00" * 4096)  # same clips, one now broken
+    with pytest.raises(DatasetError, match=r"^clip .*003\.mp4 does not decode: [^\n]*$"):
         train_recognizer(cfg.model_copy(update={"data": data, "out": out, "resume": True, "epochs": 4}))
     assert read_card(out) == card and (out / "weights.pt").read_bytes() == (cfg.out / "weights.pt").read_bytes()
+
+
+def test_resume_on_other_clips_is_one_line(lite_run, tiny_dataset, tmp_path):
+    """A clip added since the checkpoint would move clips between the parts (a test clip could
+    then be trained on), so resuming refuses in one line and the checkpoint stays as it was."""
+    cfg, card, _ = lite_run
+    data = tmp_path / "data"
+    shutil.copytree(tiny_dataset, data)
+    shutil.copy(data / "appearing" / "000.mp4", data / "appearing" / "004.mp4")
+    with pytest.raises(CheckpointError, match=r"^\S+ splits into other train/validation/test clips than checkpoint "):
+        train_recognizer(cfg.model_copy(update={"data": data, "resume": True, "epochs": 3}))
+    assert read_card(cfg.out) == card
