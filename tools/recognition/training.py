@@ -112,12 +112,9 @@ def split_names(dataset: ClipDataset, split: Split) -> dict[str, list[str]]:
 def feature_cache_dir(cfg: TrainConfig) -> Path:
     if cfg.cache_dir:
         return Path(cfg.cache_dir)
-    root = os.environ.get("VIDAGENT_CACHE_DIR")
-    if not root:
-        import platformdirs
+    from tools.cache import cache_root
 
-        root = platformdirs.user_cache_dir("vidagent", appauthor=False)
-    return Path(root) / "recognizer-features"
+    return cache_root() / "recognizer-features"
 
 
 def weights_digest(backbone) -> str:
