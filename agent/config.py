@@ -65,7 +65,9 @@ class LocalLLMConfig(BaseModel):
     model: str = "qwen2.5-coder-1.5b"
     n_ctx: int = Field(default=8192, ge=512)
     n_threads: int | None = Field(
-        default=None, ge=1, description="llama.cpp threads; default: one less than the cores (2 threads on 2 busy cores ran 10x slower)"
+        default=None, ge=1,
+        description="llama.cpp threads; default: every core if the machine is idle at start, else one less "
+                    "(2 threads on 2 busy cores ran 10x slower); a resident planner leaves one core free",
     )
     startup_timeout_s: float = Field(default=120.0, gt=0)
     prompt_state_on_disk: bool = Field(

@@ -85,7 +85,7 @@ def answers(server: ResidentServer, timeout_s: float = 2.0) -> bool:
 
 def find(local: LocalLLMConfig) -> ResidentServer | None:
     """The resident server that serves ``local``, if one runs."""
-    from agent.planner_source import local_model_path, prompt_state_options
+    from agent.planner_source import local_model_path
 
     server = running()
     if server is None or not server.serves(local, local_model_path(local.model)):
@@ -109,7 +109,7 @@ def start(local: LocalLLMConfig) -> ResidentServer:
             return current
         raise InputError(f"another planner server runs (pid {current.pid}, {Path(current.model_path).name}); "
                             "stop it first: vidagent planner stop")
-    n_threads = local.n_threads or DEFAULT_N_THREADS
+    n_threads = local.n_threads or DEFAULT_N_THREADS  # one core free: it outlives this command's load
     record = record_path()
     record.parent.mkdir(parents=True, exist_ok=True)
     server = LlamaCppServer(path, n_ctx=local.n_ctx, n_threads=n_threads, startup_timeout_s=local.startup_timeout_s,
@@ -166,8 +166,11 @@ def _is_llama_server(pid: int) -> bool:
     """Whether ``pid`` runs llama.cpp's server (not a stranger that reused a dead server's pid)."""
     if not process_alive(pid):
         return False
+    from planners.servers.llamacpp import SERVER_COMMAND_MARKS
+
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            return b"llama_cpp.server" in fh.read()
+            cmdline = fh.read()
+        return any(mark in cmdline for mark in SERVER_COMMAND_MARKS)
     except OSError:
         return True  # no /proc: trust the live pid

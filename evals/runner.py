@@ -10,6 +10,8 @@ rows (``SampleScore.missing_video``). With ``resume=True`` the samples already i
 
 from __future__ import annotations
 
+import dataclasses
+
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -205,10 +207,24 @@ def _finished_samples(
     if not tasks:
         return
     cache_path = pipeline.cache_path() if options.mode != "replay" else None  # a replay computes nothing to cache
+    pipeline = with_planner_threads_shared(pipeline, options.workers)
     spec = WorkerSpec(pipeline=pipeline, cache_path=str(cache_path) if cache_path else None, mode=options.mode)
     executor = make_executor(options.executor, spec, options.workers, options.timeout_s)
     for completion in executor.run(tasks):
         yield _score(suite, completion)
+
+
+def with_planner_threads_shared(pipeline: Pipeline, workers: int) -> Pipeline:
+    """With several workers, each serving its own llama.cpp planner, the cores are split between
+    them unless the pipeline sets ``n_threads``: every server taking the idle machine's cores
+    would spin them against each other."""
+    local = pipeline.config.local_llm
+    if workers <= 1 or local is None or local.n_threads is not None:
+        return pipeline
+    from planners.servers.llamacpp import default_n_threads
+
+    shared = local.model_copy(update={"n_threads": default_n_threads(servers=workers)})
+    return dataclasses.replace(pipeline, config=pipeline.config.model_copy(update={"local_llm": shared}))
 
 
 def _score(suite: Suite, completion: Completion) -> tuple[ResultRow, dict | None, dict | None]:

@@ -31,20 +31,37 @@ from planners.servers.process import ManagedServer
 from tools.errors import MissingExtraError
 
 DEFAULT_N_CTX = 4096
-# One core is left free: llama.cpp's threads spin at each barrier, and with even one other busy
-# process on a 2-core machine 2 threads decoded 10-40x slower than 1 (see LlamaCppServer).
+# One core is left free where other work may run: llama.cpp's threads spin at each barrier, and
+# with even one other busy process on a 2-core machine 2 threads decoded 10-40x slower than 1.
 DEFAULT_N_THREADS = max(1, (os.cpu_count() or 2) - 1)
+# Under this 1-minute load average the machine counts as idle and a server gets every core: on
+# 2 idle cores, 2 threads evaluated Qwen-1.5B's prompt at 31-34 tokens/s and decoded at 11,
+# against 18-19 and 6 with 1 thread (BENCHMARKS.md).
+IDLE_LOAD = 0.5
+
+
+def default_n_threads(servers: int = 1, load_1min: float | None = None, cores: int | None = None) -> int:
+    """llama.cpp threads when none are configured: every core on an idle machine (1-minute load
+    average under ``IDLE_LOAD``), else one core left free; ``servers`` run at once share them."""
+    cores = cores or os.cpu_count() or 2
+    load = os.getloadavg()[0] if load_1min is None else load_1min
+    if servers > 1:
+        return max(1, (cores - 1) // servers)
+    return cores if load < IDLE_LOAD else max(1, cores - 1)
 DEFAULT_PROMPT_CACHE_BYTES = 512 * 1024 * 1024
+# What a llama.cpp server's command line contains, either way it is started.
+SERVER_COMMAND_MARKS = (b"llama_cpp.server", prefix_state.LAUNCHER.name.encode())
 
 
 class LlamaCppServer(ManagedServer):
     """``python -m llama_cpp.server`` serving ``model_path`` on 127.0.0.1.
 
     ``n_ctx``: context length in tokens. ``n_threads``: CPU threads for decoding and prompt
-    evaluation, default one less than the cores (1 on the 2-core machines here). llama.cpp's
-    threads spin at every barrier, so more threads than free cores is ruinous: on a 2-core
-    machine with one or more other busy processes, SmolLM2 decoded 0.4-6.5 tokens/s with 2
-    threads and 50-70 with 1; Qwen 1.5B 0.3-1.2 against 9-12. Pass 2 only on an idle machine.
+    evaluation; default ``default_n_threads()``: every core if the machine is idle when the
+    server starts, else one less. llama.cpp's threads spin at every barrier, so more threads
+    than free cores is ruinous: on a 2-core machine with one or more other busy processes,
+    SmolLM2 decoded 0.4-6.5 tokens/s with 2 threads and 50-70 with 1; Qwen 1.5B 0.3-2.6 against
+    5-12. Set it where other work will start while the server runs.
     ``prompt_cache``: keep whole conversation states in RAM (up to
     ``prompt_cache_bytes``). ``state_dir``: also keep the first of them on disk there (at most
     ``state_bytes`` in all), for servers started later to skip the prefix it holds; the directory
@@ -60,7 +77,7 @@ class LlamaCppServer(ManagedServer):
         model_path: str | os.PathLike,
         *,
         n_ctx: int = DEFAULT_N_CTX,
-        n_threads: int = DEFAULT_N_THREADS,
+        n_threads: int | None = None,
         n_batch: int = 512,
         prompt_cache: bool = True,
         prompt_cache_bytes: int = DEFAULT_PROMPT_CACHE_BYTES,
@@ -83,6 +100,7 @@ class LlamaCppServer(ManagedServer):
             _require_server_extra()
         self.model_alias = model_alias or self.model_path.name.removesuffix(".gguf")
         self.n_ctx = n_ctx
+        self.n_threads = n_threads or default_n_threads()
         self.state_dir = Path(state_dir) if state_dir is not None else None
         if self.state_dir is not None:
             self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -96,8 +114,8 @@ class LlamaCppServer(ManagedServer):
             "--host", "{host}",
             "--port", "{port}",
             "--n_ctx", str(n_ctx),
-            "--n_threads", str(n_threads),
-            "--n_threads_batch", str(n_threads),
+            "--n_threads", str(self.n_threads),
+            "--n_threads_batch", str(self.n_threads),
             "--n_batch", str(n_batch),
             "--seed", str(seed),
             # The server defaults to logits for every position: n_ctx x n_vocab floats

@@ -30,7 +30,7 @@ import pytest
 from planners.base import FinalAnswer, option_named
 from planners.config import PlannerConfig
 from planners.model_files import SMOLLM2, GgufPart, SplitGguf, joined_gguf, planner_model_status, smollm2_gguf
-from planners.servers.llamacpp import LlamaCppServer
+from planners.servers.llamacpp import LlamaCppServer, default_n_threads
 from planners.servers.llamacpp_state_launcher import PersistentPrefixCache
 from planners.servers.prefix_state import prefix_state_dir
 from planners.openai_compat import OpenAICompatiblePlanner
@@ -348,6 +348,18 @@ def test_the_prefix_cache_writes_one_state_per_process_and_prefers_the_longer_pr
 class StoredState:
     label: str
     llama_state_size: int = 1000  # bytes; LlamaRAMCache sums it to keep to its capacity
+
+
+@pytest.mark.parametrize("cores, load, servers, expected", [
+    (2, 0.1, 1, 2),   # idle: every core (1.8x faster than one thread, measured)
+    (2, 1.2, 1, 1),   # another busy process: one core left to it
+    (8, 3.0, 1, 7),
+    (2, 0.0, 2, 1),   # two servers at once share the cores, idle or not
+    (8, 0.0, 3, 2),
+    (1, 0.0, 4, 1),
+])
+def test_default_threads_take_every_core_only_on_an_idle_machine(cores, load, servers, expected):
+    assert default_n_threads(servers=servers, load_1min=load, cores=cores) == expected
 
 
 def prompt_eval_tokens(log: str) -> int:
