@@ -57,7 +57,6 @@ def run_command(suite_name, pipeline_path, out_dir, videos_dir, annotations_dir,
     import sys
 
     from evals.pipeline import Pipeline
-    from evals.report import load_run, summary_text
     from evals.run_dir import RunDir
     from evals.runner import RunOptions, run_suite
 
@@ -100,12 +99,7 @@ def run_command(suite_name, pipeline_path, out_dir, videos_dir, annotations_dir,
         progress=not no_progress,
     )
     outcome = run_suite(suite, pipeline, options, argv=sys.argv[1:])
-    for repair in outcome.repairs:
-        click.echo(f"vidagent: resumed after an interruption: {repair}", err=True)
-    click.echo(f"{outcome.run_dir.path}: {outcome.n_written} samples answered now, {outcome.n_skipped} already done, "
-               f"{outcome.n_selected} selected", err=True)
-    if outcome.summary is not None:
-        click.echo(summary_text(load_run(outcome.run_dir.path)))
+    _echo_outcome(outcome, "samples answered now", show_summary=outcome.summary is not None)
 
 
 @eval_group.command("report")
@@ -188,7 +182,6 @@ def _run_tracking(suite_name, pipeline_path, out_dir, data_dir, limit, resume, t
     import sys
 
     from evals.pipeline import Pipeline
-    from evals.report import load_run, summary_text
     from evals.tracking_runner import TrackingOptions, run_tracking_suite
 
     given = [flag for flag, value in unused.items() if value]
@@ -204,13 +197,8 @@ def _run_tracking(suite_name, pipeline_path, out_dir, data_dir, limit, resume, t
     options = TrackingOptions(out_dir=out_dir, tracks_dir=tracks_dir, limit=limit, resume=resume,
                               timeout_s=timeout_s, progress=progress)
     outcome = run_tracking_suite(suite, pipeline, options, argv=sys.argv[1:])
-    for repair in outcome.repairs:
-        click.echo(f"vidagent: resumed after an interruption: {repair}", err=True)
     verb = "scored" if tracks_dir is not None else "tracked"
-    click.echo(f"{outcome.run_dir.path}: {outcome.n_written} sequences {verb} now, {outcome.n_skipped} already done, "
-               f"{outcome.n_selected} selected", err=True)
-    if outcome.rows:
-        click.echo(summary_text(load_run(outcome.run_dir.path)))
+    _echo_outcome(outcome, f"sequences {verb} now", show_summary=bool(outcome.rows))
 
 
 def _run_recognizer(suite_name, checkpoint, out_dir, data_dir, limit, resume, suite_kwargs, *, progress: bool,
@@ -219,7 +207,6 @@ def _run_recognizer(suite_name, checkpoint, out_dir, data_dir, limit, resume, su
     import sys
 
     from evals.recognition_runner import RecognizerRunOptions, run_recognizer_suite
-    from evals.report import load_run, summary_text
 
     given = [flag for flag, value in unused.items() if value]
     if given:
@@ -229,11 +216,18 @@ def _run_recognizer(suite_name, checkpoint, out_dir, data_dir, limit, resume, su
     options = RecognizerRunOptions(out_dir=out_dir, checkpoint=checkpoint, limit=limit, resume=resume,
                                    progress=progress)
     outcome = run_recognizer_suite(suite, options, argv=sys.argv[1:])
+    _echo_outcome(outcome, "clips classified now", show_summary=outcome.summary is not None)
+
+
+def _echo_outcome(outcome, done_words: str, show_summary: bool) -> None:
+    """What a run says when it ends: repairs (stderr), counts (stderr), then the summary tables."""
+    from evals.report import load_run, summary_text
+
     for repair in outcome.repairs:
         click.echo(f"vidagent: resumed after an interruption: {repair}", err=True)
-    click.echo(f"{outcome.run_dir.path}: {outcome.n_written} clips classified now, {outcome.n_skipped} already done, "
+    click.echo(f"{outcome.run_dir.path}: {outcome.n_written} {done_words}, {outcome.n_skipped} already done, "
                f"{outcome.n_selected} selected", err=True)
-    if outcome.summary is not None:
+    if show_summary:
         click.echo(summary_text(load_run(outcome.run_dir.path)))
 
 
