@@ -158,10 +158,12 @@ def act(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     allowed, refused = list(action.calls[:left]), list(action.calls[left:])
     earlier = earlier_calls(state.get("history", ()))
     repeated = [call for call in allowed if call_key(call) in earlier]
-    fresh = [call for call in allowed if call_key(call) not in earlier]
+    empty = [call for call in allowed if call_key(call) not in earlier and has_empty_span(call)]
+    fresh = [call for call in allowed if call not in repeated and call not in empty]
     ctx.progress(f"running {', '.join(c.name for c in fresh) or 'no tools'}")
     started = time.monotonic()
     ran = {r.call_id: r for r in ctx.runner.run(fresh, deadline=ctx.deadline)}
+    ran |= {c.id: _empty_span_result(c) for c in empty}
     results = [ran[c.id] if c.id in ran else _repeated(c, *earlier[call_key(c)]) for c in allowed]  # call order
     results += [_refused(call) for call in refused]
     step = ctx.trace.steps[-1]
@@ -208,6 +210,23 @@ def earlier_calls(history) -> dict[str, tuple[int, Observation]]:
         for call, observation in zip(step.action.calls, step.observations):
             seen.setdefault(call_key(call), (step_number, observation))
     return seen
+
+
+def has_empty_span(call: ToolCall) -> bool:
+    """A ``span`` argument of no length, e.g. {"start_s": 10, "end_s": 10}: what a small planner
+    writes for "the video", after which it reads one frame as the whole answer."""
+    span = call.args.get("span")
+    return (isinstance(span, dict) and isinstance(span.get("start_s"), (int, float))
+            and span.get("start_s") == span.get("end_s"))
+
+
+def _empty_span_result(call: ToolCall) -> ToolResult:
+    span = call.args["span"]
+    return ToolResult(
+        call_id=call.id, name=call.name, args=call.args, status="retry",
+        observation=(f"not run: span {span['start_s']:g}-{span['end_s']:g} s has no length. Leave span out to look "
+                     "at the whole video, or give an end_s after start_s."),
+    )
 
 
 def _repeated(call: ToolCall, step_number: int, earlier: Observation) -> ToolResult:

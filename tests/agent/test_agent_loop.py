@@ -193,6 +193,17 @@ def test_a_step_that_only_repeats_earlier_calls_runs_nothing_and_the_next_turn_m
     assert seen[2].history[1].observations[0].text == again.observation  # the planner is told
 
 
+def test_a_span_of_no_length_is_sent_back_without_running(bikes_mp4, cache):
+    script = [{"action": "call_tools", "calls": [{"name": "detect_shots", "args": {"span": {"start_s": 10, "end_s": 10}}}]},
+              {"action": "call_tools", "calls": [{"name": "detect_shots", "args": {}}]},
+              {"action": "answer", "answer": "6 shots"}]
+    answer = VideoAgent(planner=ScriptedPlanner(script), cache=cache).ask(bikes_mp4, "q")
+    empty, whole = answer.trace.steps[0].tool_calls[0], answer.trace.steps[1].tool_calls[0]
+    assert empty.status == "retry" and empty.frames_decoded == 0
+    assert empty.observation.startswith("not run: span 10-10 s has no length. Leave span out")
+    assert whole.status == "ok" and answer.text == "6 shots"
+
+
 def test_a_step_with_one_new_call_runs_it_and_goes_on(bikes_mp4, cache):
     shots = {"name": "detect_shots", "args": {}}
     info = {"name": "video_info", "args": {}}
