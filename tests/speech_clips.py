@@ -17,7 +17,7 @@ from pathlib import Path
 
 import av
 import numpy as np
-import pytest
+from tests.requirements import missing
 
 AUDIO_RATE = 22_050
 
@@ -27,7 +27,7 @@ def speak(text: str, path: Path, words_per_minute: int = 140) -> Path:
     when espeak-ng is not installed (``apt-get install espeak-ng``)."""
     exe = shutil.which("espeak-ng")
     if exe is None:
-        pytest.skip("espeak-ng is not installed (apt-get install -y espeak-ng)")
+        missing("espeak-ng is not installed (apt-get install -y espeak-ng)")
     subprocess.run([exe, "-v", "en-us", "-s", str(words_per_minute), "-w", str(path), text], check=True,
                    capture_output=True, timeout=60)
     return path

@@ -18,6 +18,7 @@ from evals.pipeline import Pipeline
 from evals.suites import get_suite
 from evals.tracking_runner import TrackingOptions, run_tracking_suite
 from tests.video_corpus import DEBIAN_OPENCV_DATA
+from tests.requirements import missing
 
 pytestmark = [pytest.mark.lite, pytest.mark.slow]
 
@@ -51,7 +52,7 @@ def pets_first_15s(tmp_path_factory) -> Path:
     """A MOTChallenge folder with one sequence: PETS09-S2L1's first 150 frames and their ground truth."""
     vtest = DEBIAN_OPENCV_DATA / "vtest.avi"
     if not vtest.is_file():
-        pytest.skip(f"{vtest} is missing (apt-get install -y opencv-doc)")
+        missing(f"{vtest} is missing (apt-get install -y opencv-doc)")
     root = tmp_path_factory.mktemp("mot")
     seq = root / "PETS09-S2L1-150"
     (seq / "gt").mkdir(parents=True)
