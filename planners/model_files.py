@@ -197,14 +197,22 @@ def _stamp_path(target: Path) -> Path:
     return target.with_name(target.name + ".verified.json")
 
 
-def _stamp_matches(target: Path, model: SplitGguf) -> bool:
-    """True when the stamp says this exact file (same size and mtime) already hashed right."""
+def stamped_sha256(target: Path) -> str | None:
+    """The sha256 the ``.verified.json`` stamp records for this exact file (same size and mtime),
+    or None without a matching stamp."""
     try:
         stamp = json.loads(_stamp_path(target).read_text())
         st = target.stat()
     except (OSError, ValueError):
-        return False
-    return stamp == {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": model.sha256}
+        return None
+    if not isinstance(stamp, dict) or stamp.get("size") != st.st_size or stamp.get("mtime_ns") != st.st_mtime_ns:
+        return None
+    return stamp.get("sha256")
+
+
+def _stamp_matches(target: Path, model: SplitGguf) -> bool:
+    """True when the stamp says this exact file (same size and mtime) already hashed right."""
+    return stamped_sha256(target) == model.sha256
 
 
 def _write_stamp(target: Path, model: SplitGguf) -> None:

@@ -16,7 +16,6 @@ the size limit.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from tools.backends.lite.models.part_files import sha256_file
@@ -29,15 +28,9 @@ DEFAULT_STATE_BYTES = 1 << 30  # ~30 Qwen-1.5B states of a 1,300-token prompt an
 def model_sha256(model_path: Path) -> str:
     """The model file's sha256: from its ``.verified.json`` stamp while size and mtime match
     (vidagent writes one for the models it assembles), else hashed now (~1 s per GB)."""
-    st = model_path.stat()
-    stamp_path = model_path.with_name(model_path.name + ".verified.json")
-    try:
-        stamp = json.loads(stamp_path.read_text(encoding="utf-8"))
-        if stamp.get("size") == st.st_size and stamp.get("mtime_ns") == st.st_mtime_ns and stamp.get("sha256"):
-            return str(stamp["sha256"])
-    except (OSError, ValueError):
-        pass
-    return sha256_file(model_path)
+    from planners.model_files import stamped_sha256
+
+    return stamped_sha256(model_path) or sha256_file(model_path)
 
 
 def prefix_state_dir(model_path: Path, n_ctx: int, parent: Path | None = None) -> Path:
