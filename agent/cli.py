@@ -260,6 +260,7 @@ def ask(video: Path, question: str, more_questions: tuple[str, ...], options: tu
             budgets=config.budgets,
             tool_timeout_s=config.tools.timeout_s,
             progress=progress,
+            planning=config.planning.style,
         )
         planner_failed = False
         for i, q in enumerate((question, *more_questions)):

@@ -29,6 +29,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agent.graph import Budgets
+from planners.base import PlanningStyle
 from planners.config import PlannerConfig
 from tools.errors import ConfigError
 from tools.toolset import ToolsConfig
@@ -78,6 +79,17 @@ class LocalLLMConfig(BaseModel):
     prompt_state_dir: str | None = Field(default=None, description="where prompt states go; default <cache dir>/llm-state")
 
 
+class PlanningConfig(BaseModel):
+    """How the planner plans: ``loop`` (one JSON action per turn, tools run between turns) or
+    ``program`` (the first turn writes the plan as a short program over the tools, run in a
+    restricted interpreter; then the loop goes on from its reports). ``program`` needs the
+    planner's json mode."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    style: PlanningStyle = "loop"
+
+
 class AgentConfig(BaseModel):
     """Everything that defines a pipeline: planner, tools, budgets, cache."""
 
@@ -92,6 +104,7 @@ class AgentConfig(BaseModel):
     script: str | None = Field(default=None, description="JSON file of actions for the scripted planner")
     tools: ToolsConfig = Field(default_factory=ToolsConfig)
     budgets: Budgets = Field(default_factory=Budgets)
+    planning: PlanningConfig = Field(default_factory=PlanningConfig)
     cache: CacheConfig = Field(default_factory=CacheConfig)
     data: DataConfig = Field(default_factory=DataConfig)
 
@@ -105,6 +118,12 @@ class AgentConfig(BaseModel):
             tools["recognizers"] = {**tools.get("recognizers", {}), **data.pop("recognizers")}
             data["tools"] = tools
         return data
+
+    @model_validator(mode="after")
+    def _program_needs_json(self) -> "AgentConfig":
+        if self.planning.style == "program" and self.planner.mode != "json":
+            raise ValueError("planning style 'program' needs the planner's mode 'json'")
+        return self
 
     @classmethod
     def lite_default(cls) -> "AgentConfig":

@@ -35,14 +35,16 @@ class TraceStep(BaseModel):
     """One planner turn and the tool calls it asked for.
 
     ``kind``: ``plan`` (a normal turn), ``retry`` (the turn after a rejected reply),
-    ``forced_answer`` (the one answer-only turn after a budget ran out).
+    ``forced_answer`` (the one answer-only turn after a budget ran out), ``program`` (the turn
+    that writes the plan as a program, ``planning = "program"``; its tool calls are the ones the
+    program made).
     """
 
     model_config = ConfigDict(extra="forbid")
 
     index: int
-    kind: Literal["plan", "retry", "forced_answer"] = "plan"
-    action: Literal["call_tools", "answer", "invalid", "planner_error"]
+    kind: Literal["plan", "retry", "forced_answer", "program"] = "plan"
+    action: Literal["call_tools", "answer", "program", "invalid", "planner_error"]
     thought: str = ""
     raw: str = Field(default="", description="the planner's raw reply (truncated to 4000 chars)")
     error: str | None = None

@@ -54,7 +54,8 @@ class Run:
 
 
 def ask(config: AgentConfig, planner, cache: ResultCache, clip: str, question: str, options) -> Run:
-    agent = VideoAgent(planner=planner, tools=config.tools.profile, cache=cache, budgets=config.budgets)
+    agent = VideoAgent(planner=planner, tools=config.tools.profile, cache=cache, budgets=config.budgets,
+                       planning=config.planning.style)
     return Run(agent.ask(sample_clip(clip), question, options=options))
 
 

@@ -80,14 +80,38 @@ class FinalAnswer(_Frozen):
     )
 
 
+#: Longest program a planner may write in one reply (``planning = "program"``).
+PROGRAM_MAX_CHARS = 600
+
+
+class WriteProgram(_Frozen):
+    """A plan written once as a short Python program over the tools (``planners.program`` runs it
+    in a restricted interpreter). The planner writes ``thought`` and ``program``; ``calls`` are
+    the tool calls the program made, filled in by the agent once it has run, in the order of
+    the observations that follow it in the history."""
+
+    action: Literal["program"] = "program"
+    thought: Thought = ""
+    program: str = Field(min_length=1, json_schema_extra={"maxLength": PROGRAM_MAX_CHARS})
+    calls: tuple[ToolCall, ...] = ()
+
+
 PlannerAction = Annotated[Union[CallTools, FinalAnswer], Field(discriminator="action")]
 ACTION_ADAPTER: TypeAdapter = TypeAdapter(PlannerAction)
+PROGRAM_ADAPTER: TypeAdapter = TypeAdapter(WriteProgram)
+#: What a history step holds: a reply of the JSON loop, or a program that ran.
+StepAction = Annotated[Union[CallTools, FinalAnswer, WriteProgram], Field(discriminator="action")]
+STEP_ADAPTER: TypeAdapter = TypeAdapter(StepAction)
+
+PlanningStyle = Literal["loop", "program"]
+NOT_A_PROGRAM = "write a JSON action (call_tools or answer), not a program"
+WRITE_A_PROGRAM = 'write your plan as a program: {"action": "program", "thought": "...", "program": "..."}'
 
 
 class HistoryStep(_Frozen):
     """One earlier step: the planner's action and, for tool calls, what came back."""
 
-    action: PlannerAction
+    action: StepAction
     observations: tuple[Observation, ...] = ()
 
 
@@ -118,6 +142,10 @@ class PlannerInput(_Frozen):
         description="multiple choice: how closely each option matches what the tools found so far (text "
         "similarity to their evidence notes, 0-1), a hint shown to the planner, never used to choose",
     )
+    planning: PlanningStyle = Field(
+        default="loop", description="program: the planner was told it writes its plan once as a program"
+    )
+    write_program: bool = Field(default=False, description="this reply must be a program (WriteProgram)")
 
 
 class TokenUsage(_Frozen):
@@ -138,7 +166,7 @@ class PlannerReply(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    action: PlannerAction | None = None
+    action: PlannerAction | WriteProgram | None = None
     error: str | None = None
     raw: str = ""
     usage: TokenUsage = TokenUsage()
@@ -181,6 +209,14 @@ def settle_action(action: Any, request: PlannerInput) -> tuple[PlannerAction | N
     of options the checks leave open: those checked ``yes``, else those not checked ``no``, else
     all. An answer that tool results marked as ruling out its own option is rejected.
     """
+    if isinstance(action, WriteProgram):
+        if not request.write_program:
+            return None, NOT_A_PROGRAM
+        if action.calls:
+            return None, "write only 'thought' and 'program'"
+        return action, None
+    if request.write_program:
+        return None, WRITE_A_PROGRAM
     if isinstance(action, CallTools):
         if request.must_answer:
             return None, "the budget is exhausted: answer now with action 'answer'; no more tool calls"
@@ -299,8 +335,11 @@ def parse_action(raw: str | dict, request: PlannerInput) -> tuple[PlannerAction 
     except json.JSONDecodeError as exc:
         snippet = raw[:120].replace("\n", " ")
         return None, f"the reply is not valid JSON ({exc.msg} at position {exc.pos}): {snippet!r}"
+    wrote_program = isinstance(obj, dict) and obj.get("action") == "program"
+    if request.write_program != wrote_program:
+        return None, WRITE_A_PROGRAM if request.write_program else NOT_A_PROGRAM
     try:
-        action = ACTION_ADAPTER.validate_python(obj)
+        action = PROGRAM_ADAPTER.validate_python(obj) if request.write_program else ACTION_ADAPTER.validate_python(obj)
     except ValidationError as exc:
         return None, "the reply does not match the action schema: " + _short_errors(exc)
     return settle_action(action, request)

@@ -21,7 +21,8 @@ from pathlib import Path
 from string import Template
 from typing import Literal
 
-from planners.base import CallTools, FinalAnswer, HistoryStep, ImagePart, PlannerInput, option_values
+from planners.program import SAFE_BUILTINS
+from planners.base import CallTools, FinalAnswer, HistoryStep, ImagePart, PlannerInput, WriteProgram, option_values
 from planners.config import VisionLimits
 from tools.errors import ConfigError
 from tools.types import Evidence, Observation
@@ -32,6 +33,7 @@ MAX_EVIDENCE_LINES = 10
 SECTIONS = (
     "system_json",
     "system_tools",
+    "program_style",
     "tool",
     "tool_choice",
     "tool_use",
@@ -138,7 +140,10 @@ def system_prompt(request: PlannerInput, mode: str, prompts: PromptSet) -> str:
         )
         for t in request.tools
     )
-    return prompts.render("system_json", tools=tools, tool_choice=tool_choice(request.tools, prompts)).rstrip()
+    text = prompts.render("system_json", tools=tools, tool_choice=tool_choice(request.tools, prompts)).rstrip()
+    if request.planning == "program":
+        text += "\n\n" + prompts.render("program_style", builtins=", ".join(SAFE_BUILTINS)).strip()
+    return text
 
 
 def tool_choice(tools, prompts: PromptSet) -> str:
@@ -231,15 +236,18 @@ def step_messages(step: HistoryStep, mode: str, prompts: PromptSet) -> list[dict
         ]
         return messages
     messages = [{"role": "assistant", "content": action_json(action)}]
-    if isinstance(action, CallTools):
+    if isinstance(action, (CallTools, WriteProgram)):
         body = "\n\n".join(results) or "(no results)"
         messages.append({"role": "user", "content": prompts.render("observations", results=body)})
     return messages
 
 
-def action_json(action: CallTools | FinalAnswer) -> str:
-    """An action as the planner is asked to write it in json mode (call ids left out)."""
-    if isinstance(action, CallTools):
+def action_json(action: CallTools | FinalAnswer | WriteProgram) -> str:
+    """An action as the planner is asked to write it in json mode (call ids, and the calls a
+    program made, left out)."""
+    if isinstance(action, WriteProgram):
+        obj = {"action": action.action, "thought": action.thought, "program": action.program}
+    elif isinstance(action, CallTools):
         obj = {
             "action": action.action,
             "thought": action.thought,
