@@ -220,7 +220,7 @@ class ProgramInterpreter:
         if isinstance(node, ast.Dict):
             if any(k is None for k in node.keys):
                 raise ProgramStopped(f"line {node.lineno}: ** in a dict is not allowed")
-            return {self._eval(k, state): self._eval(v, state) for k, v in zip(node.keys, node.values)}
+            return {self._key(k, state): self._eval(v, state) for k, v in zip(node.keys, node.values)}
         if isinstance(node, ast.Subscript):
             return self._eval(node.value, state)[self._index(node.slice, state)]
         if isinstance(node, ast.BinOp):
@@ -260,6 +260,13 @@ class ProgramInterpreter:
         if isinstance(node, ast.Call):
             return self._call(node, state)
         raise ProgramStopped(f"line {node.lineno}: {type(node).__name__} cannot be evaluated")  # checked away
+
+    def _key(self, node: ast.expr, state: "_State") -> Any:
+        """A dict key; a bare name that is not bound is its own text, so ``{start_s: 0, end_s: 5}``
+        (how the tool signatures write an object's fields) means ``{"start_s": 0, "end_s": 5}``."""
+        if isinstance(node, ast.Name) and node.id not in state.names:
+            return node.id
+        return self._eval(node, state)
 
     def _index(self, node: ast.expr, state: "_State") -> Any:
         if isinstance(node, ast.Slice):

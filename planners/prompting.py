@@ -34,6 +34,7 @@ SECTIONS = (
     "system_json",
     "system_tools",
     "program_style",
+    "program_turn",
     "tool",
     "tool_choice",
     "tool_use",
@@ -290,6 +291,8 @@ def _tail_text(request: PlannerInput, prompts: PromptSet) -> str:
         notes.append(prompts.render("option_scores", scores=lines))
     if request.feedback:
         notes.append(prompts.render("feedback", feedback=request.feedback))
+    if request.write_program:
+        notes.append(prompts.render("program_turn", tools=", ".join(t.name for t in request.tools)))
     if request.must_answer:
         notes.append(prompts.render("forced_answer"))
     return "\n\n".join(notes)

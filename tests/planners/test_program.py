@@ -60,6 +60,13 @@ def test_a_program_composes_tool_results_with_loops_branches_and_indexing():
     assert result.printed == ["2 cuts, last at 3.0 s"]
 
 
+def test_a_bare_unbound_name_as_a_dict_key_is_its_own_text():
+    # the tool signatures write objects as {start_s, end_s}; a 1.5B model then wrote {start_s: 0, end_s: 10}
+    result, calls = run("detect_shots(span={start_s: 0, end_s: 10})\nk = 'end_s'\ndetect_shots(span={k: 4})")
+    assert result.error is None
+    assert calls == [("detect_shots", {"span": {"start_s": 0, "end_s": 10}}), ("detect_shots", {"span": {"end_s": 4}})]
+
+
 def test_print_goes_to_the_run_not_to_stdout(capsys):
     result, _ = run("print('hello', 3)")
     assert result.printed == ["hello 3"] and capsys.readouterr().out == ""
