@@ -225,11 +225,14 @@ def planner_stop() -> None:
 @click.option("--max-steps", type=int, default=None)
 @click.option("--max-tool-calls", type=int, default=None)
 @click.option("--max-seconds", type=float, default=None)
+@click.option("--planning", type=click.Choice(["loop", "program"]), default=None,
+              help="loop: one JSON action per planner turn; program: the plan written first as a short program "
+                   "over the tools (json mode only)")
 @click.option("--trace", "trace_path", type=click.Path(path_type=Path), default=None, help="append the trace as JSONL")
 @with_options(*CACHE_OPTIONS)
 def ask(video: Path, question: str, more_questions: tuple[str, ...], options: tuple[str, ...], as_json: bool,
         config_path, base_url, model, api_key_env, dialect, mode, script, profile, max_steps, max_tool_calls,
-        max_seconds, trace_path, cache_dir, no_cache) -> None:
+        max_seconds, planning, trace_path, cache_dir, no_cache) -> None:
     """Ask QUESTION (and each -q QUESTION) about VIDEO and print the answers with their evidence."""
     from agent.config import AgentConfig
     from agent.planner_source import PlannerSource
@@ -246,6 +249,7 @@ def ask(video: Path, question: str, more_questions: tuple[str, ...], options: tu
         "planner": planner_overrides,
         "tools": {"profile": profile},
         "budgets": {"max_steps": max_steps, "max_tool_calls": max_tool_calls, "max_seconds": max_seconds},
+        "planning": {"style": planning},
         "cache": {"dir": str(cache_dir) if cache_dir else None, "enabled": False if no_cache else None},
     }, base=base)
     if options and more_questions:

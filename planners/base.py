@@ -335,6 +335,7 @@ def parse_action(raw: str | dict, request: PlannerInput) -> tuple[PlannerAction 
     except json.JSONDecodeError as exc:
         snippet = raw[:120].replace("\n", " ")
         return None, f"the reply is not valid JSON ({exc.msg} at position {exc.pos}): {snippet!r}"
+    obj = without_unordered_boxes(obj)
     wrote_program = isinstance(obj, dict) and obj.get("action") == "program"
     if request.write_program != wrote_program:
         return None, WRITE_A_PROGRAM if request.write_program else NOT_A_PROGRAM
@@ -343,6 +344,27 @@ def parse_action(raw: str | dict, request: PlannerInput) -> tuple[PlannerAction 
     except ValidationError as exc:
         return None, "the reply does not match the action schema: " + _short_errors(exc)
     return settle_action(action, request)
+
+
+def without_unordered_boxes(obj: Any) -> Any:
+    """An answer whose evidence cites a box written out of order (x2 < x1 or y2 < y1) keeps the
+    evidence without that box: the box says nothing about where, and rejecting the whole answer
+    for it lost answers (a 1.5B planner copied the same bad box into both forced-answer tries)."""
+    if not (isinstance(obj, dict) and obj.get("action") == "answer" and isinstance(obj.get("evidence"), list)):
+        return obj
+    evidence = [
+        {**item, "box": None} if isinstance(item, dict) and _unordered_box(item.get("box")) else item
+        for item in obj["evidence"]
+    ]
+    return {**obj, "evidence": evidence}
+
+
+def _unordered_box(box: Any) -> bool:
+    if not (isinstance(box, (list, tuple)) and len(box) == 4):
+        return False
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in box):
+        return False
+    return box[2] < box[0] or box[3] < box[1]
 
 
 def _short_errors(exc: ValidationError, limit: int = 4) -> str:
