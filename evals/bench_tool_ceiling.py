@@ -1,0 +1,67 @@
+"""How many smoke questions the lite tools can answer at all: the ceiling of any planner.
+
+Runs the hand-written best plan of every smoke question (``evals/data/smoke_tool_plans.json``:
+what a planner could call from the question's wording alone) through the lite tools on the
+real clips, and counts the questions whose observations contain the phrase that supports the
+reference answer. A question the best plan cannot support is right only by a guess, whatever
+the planner. Prints one row per question, then the totals by question type.
+
+    python -m evals.bench_tool_ceiling [--cache-dir DIR] [--only ID ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from importlib import resources
+from pathlib import Path
+
+from evals.suites.smoke import resolve_clip
+from tools.cache import ResultCache
+from tools.runner import ToolRunner
+from tools.toolset import build_toolset
+from tools.types import ToolCall
+from tools.video import VideoReader
+
+
+def load_json(name: str) -> dict:
+    return json.loads(resources.files("evals").joinpath("data", name).read_text(encoding="utf-8"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cache-dir", type=Path, default=None, help="tool result cache (default: none, all fresh)")
+    parser.add_argument("--only", nargs="*", default=None, help="question ids")
+    args = parser.parse_args(argv)
+
+    suite, plans = load_json("smoke.json"), load_json("smoke_tool_plans.json")["plans"]
+    toolset = build_toolset("lite")
+    cache = ResultCache(args.cache_dir / "results.sqlite") if args.cache_dir else None
+    supported, total = Counter(), Counter()
+    for question in suite["questions"]:
+        if args.only and question["id"] not in args.only:
+            continue
+        plan = plans[question["id"]]
+        clip = resolve_clip(suite["clips"][question["clip"]])
+        if clip is None:
+            print(f"{question['id']}: clip not installed, skipped", file=sys.stderr)
+            continue
+        with VideoReader.open(clip) as reader:
+            runner = ToolRunner(toolset, reader, cache=cache, timeout_s=600)
+            said = [runner.run([ToolCall(name=c["name"], args=c["args"])])[0].observation for c in plan["calls"]]
+        needle = plan["supported_by"]
+        found = needle is not None and any(needle in text for text in said)
+        total[question["qtype"]] += 1
+        supported[question["qtype"]] += found
+        verdict = "supported" if found else ("NOT FOUND: " + needle if needle else "not supported")
+        print(f"{question['id']:28} {verdict:14} {' | '.join(' '.join(t.split())[:160] for t in said)}")
+    n, k = sum(total.values()), sum(supported.values())
+    print(f"\nsupported by the best lite-tool plan: {k}/{n} ({100 * k / max(n, 1):.1f}%)")
+    print("by type: " + ", ".join(f"{t} {supported[t]}/{total[t]}" for t in sorted(total)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
