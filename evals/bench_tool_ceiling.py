@@ -7,6 +7,14 @@ reference answer. A question the best plan cannot support is right only by a gue
 the planner. Prints one row per question, then the totals by question type.
 
     python -m evals.bench_tool_ceiling [--cache-dir DIR] [--only ID ...]
+    python -m evals.bench_tool_ceiling --rank-tools
+    python -m evals.bench_tool_ceiling --planner-run RUN_DIR
+
+``--rank-tools`` runs no tool: it ranks the lite tools for each question by MiniLM similarity
+between the question and each tool's ``use_for`` and counts how often the first (and the first
+two) are tools of the best plan: how well a question-to-tool ranking ahead of the planner
+would choose. ``--planner-run`` counts the same for the tools a planner called in an eval run
+(``vidagent eval run --suite smoke --out RUN_DIR``; read from its ``traces.jsonl``).
 """
 
 from __future__ import annotations
@@ -34,9 +42,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cache-dir", type=Path, default=None, help="tool result cache (default: none, all fresh)")
     parser.add_argument("--only", nargs="*", default=None, help="question ids")
+    parser.add_argument("--rank-tools", action="store_true", help="rank tools by use_for similarity; run none")
+    parser.add_argument("--planner-run", type=Path, default=None, help="an eval run folder of the smoke suite")
     args = parser.parse_args(argv)
 
     suite, plans = load_json("smoke.json"), load_json("smoke_tool_plans.json")["plans"]
+    if args.rank_tools:
+        return rank_tools(suite["questions"], plans)
+    if args.planner_run:
+        return planner_choices(args.planner_run / "traces.jsonl", plans)
     toolset = build_toolset("lite")
     cache = ResultCache(args.cache_dir / "results.sqlite") if args.cache_dir else None
     supported, total = Counter(), Counter()
@@ -60,6 +74,40 @@ def main(argv: list[str] | None = None) -> int:
     n, k = sum(total.values()), sum(supported.values())
     print(f"\nsupported by the best lite-tool plan: {k}/{n} ({100 * k / max(n, 1):.1f}%)")
     print("by type: " + ", ".join(f"{t} {supported[t]}/{total[t]}" for t in sorted(total)))
+    return 0
+
+
+def rank_tools(questions: list[dict], plans: dict) -> int:
+    import numpy as np
+
+    from tools.backends.lite.models.text_embedder import TEXT_EMBEDDER
+    from tools.model_loading import MODELS
+
+    specs = [s for s in build_toolset("lite").specs() if s.use_for]
+    similarity = np.asarray(MODELS.load(TEXT_EMBEDDER).similarity([q["question"] for q in questions],
+                                                                    [s.use_for for s in specs]))
+    first = first_two = 0
+    for question, row in zip(questions, similarity):
+        ranked = [specs[j].name for j in np.argsort(-row)]
+        best = {c["name"] for c in plans[question["id"]]["calls"]}
+        first += ranked[0] in best
+        first_two += bool(best & set(ranked[:2]))
+        print(f"{question['id']:28} ranked {', '.join(ranked[:3]):55} best plan {', '.join(sorted(best))}")
+    n = len(questions)
+    print(f"\nfirst-ranked tool in the best plan: {first}/{n}; one of the first two: {first_two}/{n}")
+    return 0
+
+
+def planner_choices(traces: Path, plans: dict) -> int:
+    first = called = n = 0
+    for line in traces.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        calls = [c["name"] for step in row["trace"]["steps"] for c in step["tool_calls"]]
+        best = {c["name"] for c in plans[row["sample_id"]]["calls"]}
+        n += 1
+        first += bool(calls) and calls[0] in best
+        called += bool(best & set(calls))
+    print(f"planner's first tool in the best plan: {first}/{n}; any of its tools: {called}/{n}")
     return 0
 
 

@@ -29,3 +29,18 @@ def test_a_run_counts_the_supported_questions(capsys, tmp_path):
     out = capsys.readouterr().out
     assert "bikes_shot_count             supported" in out and "bikes_red_car                not supported" in out
     assert "supported by the best lite-tool plan: 1/2 (50.0%)" in out
+
+
+def test_planner_choices_are_counted_against_the_best_plans(capsys, tmp_path):
+    def row(sample_id, *names):
+        steps = [{"tool_calls": [{"name": n} for n in names]}]
+        return json.dumps({"sample_id": sample_id, "trace": {"steps": steps}})
+
+    (tmp_path / "traces.jsonl").write_text("\n".join([
+        row("bikes_shot_count", "detect_shots"),                      # first tool right
+        row("bikes_taxi_color", "video_info", "dominant_color"),     # right tool, second
+        row("bbb_animal", "dominant_color"),                          # wrong tool
+        row("city_person"),                                           # no tool at all
+    ]))
+    assert bench_tool_ceiling.main(["--planner-run", str(tmp_path)]) == 0
+    assert "planner's first tool in the best plan: 1/4; any of its tools: 2/4" in capsys.readouterr().out
