@@ -99,15 +99,31 @@ def rank_tools(questions: list[dict], plans: dict) -> int:
 
 
 def planner_choices(traces: Path, plans: dict) -> int:
-    first = called = n = 0
+    """Tool choice of a run, and its wrong answers whose own tool reports held the supporting
+    phrase: misreadings, the most a verify turn or answer voting over the same reports could fix."""
+    results = traces.with_name("results.jsonl")
+    correct = {}
+    if results.is_file():
+        for line in results.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            correct[row["sample_id"]] = bool(row.get("correct"))
+    first = called = n = misread = 0
     for line in traces.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
-        calls = [c["name"] for step in row["trace"]["steps"] for c in step["tool_calls"]]
-        best = {c["name"] for c in plans[row["sample_id"]]["calls"]}
+        tool_calls = [c for step in row["trace"]["steps"] for c in step["tool_calls"]]
+        calls = [c["name"] for c in tool_calls]
+        plan = plans[row["sample_id"]]
+        best = {c["name"] for c in plan["calls"]}
         n += 1
         first += bool(calls) and calls[0] in best
         called += bool(best & set(calls))
+        needle = plan["supported_by"]
+        if correct.get(row["sample_id"]) is False and needle and any(needle in c.get("observation", "") for c in tool_calls):
+            misread += 1
+            print(f"misread: {row['sample_id']} (its reports say {needle!r})")
     print(f"planner's first tool in the best plan: {first}/{n}; any of its tools: {called}/{n}")
+    if correct:
+        print(f"wrong answers whose reports held the supporting phrase: {misread} of {sum(not c for c in correct.values())}")
     return 0
 
 

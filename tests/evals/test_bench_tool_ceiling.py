@@ -32,15 +32,22 @@ def test_a_run_counts_the_supported_questions(capsys, tmp_path):
 
 
 def test_planner_choices_are_counted_against_the_best_plans(capsys, tmp_path):
-    def row(sample_id, *names):
-        steps = [{"tool_calls": [{"name": n} for n in names]}]
+    def row(sample_id, *names, said=""):
+        steps = [{"tool_calls": [{"name": n, "observation": said} for n in names]}]
         return json.dumps({"sample_id": sample_id, "trace": {"steps": steps}})
 
     (tmp_path / "traces.jsonl").write_text("\n".join([
-        row("bikes_shot_count", "detect_shots"),                      # first tool right
+        row("bikes_shot_count", "detect_shots", said="6 shots in 0.00-10.00 s"),  # right tool, misread
         row("bikes_taxi_color", "video_info", "dominant_color"),     # right tool, second
         row("bbb_animal", "dominant_color"),                          # wrong tool
         row("city_person"),                                           # no tool at all
     ]))
+    (tmp_path / "results.jsonl").write_text("\n".join(
+        json.dumps({"sample_id": sid, "correct": ok})
+        for sid, ok in [("bikes_shot_count", False), ("bikes_taxi_color", False), ("bbb_animal", False), ("city_person", True)]
+    ))
     assert bench_tool_ceiling.main(["--planner-run", str(tmp_path)]) == 0
-    assert "planner's first tool in the best plan: 1/4; any of its tools: 2/4" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "planner's first tool in the best plan: 1/4; any of its tools: 2/4" in out
+    assert "misread: bikes_shot_count (its reports say '6 shots')" in out
+    assert "wrong answers whose reports held the supporting phrase: 1 of 3" in out
