@@ -331,7 +331,9 @@ def _clip(text: str, limit: int = 80) -> str:
 def parse_action(raw: str | dict, request: PlannerInput) -> tuple[PlannerAction | None, str | None]:
     """Parse a planner's JSON reply into an action. Returns (action, None) or (None, error)."""
     try:
-        obj = json.loads(raw) if isinstance(raw, str) else raw
+        # strict=False: a raw newline or tab inside a string (a program's lines, as a 1.5B model
+        # wrote them under llama.cpp's grammar) is read as that character, not refused
+        obj = json.loads(raw, strict=False) if isinstance(raw, str) else raw
     except json.JSONDecodeError as exc:
         snippet = raw[:120].replace("\n", " ")
         return None, f"the reply is not valid JSON ({exc.msg} at position {exc.pos}): {snippet!r}"

@@ -134,3 +134,9 @@ def test_an_evidence_box_written_out_of_order_is_dropped_and_the_answer_stands()
     assert [(e.time_s, e.box, e.note) for e in action.evidence] == [(0, None, "the car"), (1, (1, 2, 3, 4), "")]
     malformed = {"action": "answer", "answer": "red", "evidence": [{"time_s": 0, "box": [1, 2, "x", 4]}]}
     assert "evidence" in parse_action(malformed, request(options=None))[1]
+
+
+def test_a_raw_newline_inside_a_string_is_read_as_a_newline():
+    raw = '{"action": "answer", "thought": "two\nlines", "answer": "six\tshots"}'
+    action, error = parse_action(raw, request(options=None))
+    assert error is None and action.thought == "two\nlines" and action.answer == "six\tshots"
