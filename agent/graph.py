@@ -177,20 +177,15 @@ def act(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     left = max(0, ctx.budgets.max_tool_calls - state.get("tool_calls_used", 0))
     allowed, refused = list(action.calls[:left]), list(action.calls[left:])
     earlier = earlier_calls(state.get("history", ()))
-    repeated = [call for call in allowed if call_key(call) in earlier]
-    empty = [call for call in allowed if call_key(call) not in earlier and has_empty_span(call)]
-    fresh = [call for call in allowed if call not in repeated and call not in empty]
+    unrun = {c.id: r for c in allowed if (r := _answer_unrun(c, earlier)) is not None}
+    fresh = [call for call in allowed if call.id not in unrun]
     ctx.progress(f"running {', '.join(c.name for c in fresh) or 'no tools'}")
     started = time.monotonic()
-    ran = {r.call_id: r for r in ctx.runner.run(fresh, deadline=ctx.deadline)}
-    ran |= {c.id: _empty_span_result(c) for c in empty}
-    results = [ran[c.id] if c.id in ran else _repeated(c, *earlier[call_key(c)]) for c in allowed]  # call order
-    results += [_refused(call) for call in refused]
+    ran = {r.call_id: r for r in ctx.runner.run(fresh, deadline=ctx.deadline)} | unrun
+    results = [ran[c.id] for c in allowed] + [_refused(call) for call in refused]  # call order
     step = ctx.trace.steps[-1]
     step.tools_seconds = time.monotonic() - started
-    for result in results:
-        ctx.results[result.call_id] = result
-        step.tool_calls.append(_record(result))
+    _keep_results(ctx, step, results)
     ctx.on_step(step, "acted")
     observations = tuple(Observation.of(r) for r in results)
     update: dict[str, Any] = {
@@ -198,7 +193,7 @@ def act(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         "tool_calls_used": state.get("tool_calls_used", 0) + len(allowed),
         "pending": None,
     }
-    if repeated and not fresh:
+    if not fresh and any(call_key(c) in earlier for c in allowed):
         # Nothing new was asked: a small planner that repeats itself does so until the step
         # budget ends (measured: the same out-of-frame box five times), so answer now.
         ctx.trace.budget_hit = "repeated_calls"
@@ -227,11 +222,8 @@ def run_program(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, An
         if time.monotonic() >= ctx.deadline:
             raise ProgramStopped("the question's time budget ran out")
         ctx.progress(f"running {name}")
-        if key in earlier:
-            result = _repeated(call, *earlier[key])
-        elif has_empty_span(call):
-            result = _empty_span_result(call)
-        else:
+        result = _answer_unrun(call, earlier)
+        if result is None:
             result = ctx.runner.run([call], deadline=ctx.deadline)[0]
         calls.append(call)
         results.append(result)
@@ -245,9 +237,7 @@ def run_program(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, An
         step.error = f"program refused: {exc}"
         return {"program": None, "feedback": f"the program was not run ({exc}); call tools with a call_tools reply"}
     step.tools_seconds = time.monotonic() - started
-    for result in results:
-        ctx.results[result.call_id] = result
-        step.tool_calls.append(_record(result))
+    _keep_results(ctx, step, results)
     if run.error:
         step.error = f"program stopped: {run.error}"
     ctx.on_step(step, "acted")
@@ -320,6 +310,24 @@ def has_empty_span(call: ToolCall) -> bool:
     span = call.args.get("span")
     return (isinstance(span, dict) and isinstance(span.get("start_s"), (int, float))
             and span.get("start_s") == span.get("end_s"))
+
+
+def _answer_unrun(call: ToolCall, earlier: dict[str, tuple[int, Observation]]) -> ToolResult | None:
+    """The reply to a call that is not run: one already made in this question (its earlier
+    report is quoted) or one over an empty span; None for a call to run."""
+    key = call_key(call)
+    if key in earlier:
+        return _repeated(call, *earlier[key])
+    if has_empty_span(call):
+        return _empty_span_result(call)
+    return None
+
+
+def _keep_results(ctx: RunContext, step: TraceStep, results: list[ToolResult]) -> None:
+    """Keep full results for the answer's evidence and their records in the trace step."""
+    for result in results:
+        ctx.results[result.call_id] = result
+        step.tool_calls.append(_record(result))
 
 
 def _empty_span_result(call: ToolCall) -> ToolResult:

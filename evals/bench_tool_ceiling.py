@@ -23,10 +23,9 @@ import argparse
 import json
 import sys
 from collections import Counter
-from importlib import resources
 from pathlib import Path
 
-from evals.suites.smoke import resolve_clip
+from evals.suites.smoke import SMOKE_DATA_DIR, resolve_clip
 from tools.cache import ResultCache
 from tools.runner import ToolRunner
 from tools.toolset import build_toolset
@@ -35,7 +34,8 @@ from tools.video import VideoReader
 
 
 def load_json(name: str) -> dict:
-    return json.loads(resources.files("evals").joinpath("data", name).read_text(encoding="utf-8"))
+    """An annotation file shipped beside the smoke suite's (``evals/data``)."""
+    return json.loads((SMOKE_DATA_DIR / name).read_text(encoding="utf-8"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -58,6 +58,7 @@ _COMPARE = {
     ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt,
     ast.GtE: operator.ge, ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
 }
+_OPERATORS = {*_BINARY, *_UNARY, *_COMPARE, ast.And, ast.Or}
 _REFUSED_WHY = {
     ast.Import: "import is not allowed", ast.ImportFrom: "import is not allowed",
     ast.Attribute: "attribute access (x.y) is not allowed; index results with x['key']",
@@ -109,8 +110,7 @@ def check_program(source: str, tool_names: set[str] | frozenset[str]) -> ast.Mod
         if type(node) in _REFUSED_WHY:
             raise ProgramRefused(where + _REFUSED_WHY[type(node)])
         if isinstance(node, (ast.operator, ast.unaryop, ast.cmpop, ast.boolop)):
-            if type(node) not in _BINARY and type(node) not in _UNARY and type(node) not in _COMPARE \
-                    and not isinstance(node, (ast.And, ast.Or)):
+            if type(node) not in _OPERATORS:
                 raise ProgramRefused(f"{where}the operator {type(node).__name__} is not allowed")
             continue
         if not isinstance(node, _STATEMENTS + _EXPRESSIONS):

@@ -42,20 +42,28 @@ def test_every_clip_is_a_multiple_choice_sample_of_its_folder(folder, tmp_path):
         FolderActionsSuite(folder, split_list=listed).load()
 
 
+def checkpoint_and_data(folder, tmp_path, *, method: str, frames: int):
+    """A one-epoch EfficientNet-Lite3 checkpoint trained on ``folder``, and a copy of ``folder``
+    for the test to change."""
+    from tools.recognition.training import TrainConfig, train_recognizer
+
+    ckpt = tmp_path / "ckpt"
+    train_recognizer(TrainConfig(data=folder, backbone="lite:efficientnet-lite3", method=method, out=ckpt,
+                                 frames=frames, epochs=1, val_fraction=0.34, test_fraction=0.34,
+                                 cache_dir=tmp_path / "features"))
+    data = tmp_path / "data"
+    shutil.copytree(folder, data)
+    return ckpt, data
+
+
 @pytest.mark.lite
 def test_a_checkpoint_is_scored_clip_by_clip(folder, tmp_path, capsys):
     """Each row is the recogniser's own top label for the clip; a clip that does not decode is
     an error row counted wrong; the report reads the run like a QA run; resume adds nothing."""
     from tools.recognition.data import load_clips, read_clip
     from tools.recognition.recognizer import Recognizer
-    from tools.recognition.training import TrainConfig, train_recognizer
 
-    ckpt = tmp_path / "ckpt"
-    train_recognizer(TrainConfig(data=folder, backbone="lite:efficientnet-lite3", method="temporal-head", out=ckpt,
-                                 frames=2, epochs=1, val_fraction=0.34, test_fraction=0.34,
-                                 cache_dir=tmp_path / "features"))
-    data = tmp_path / "data"
-    shutil.copytree(folder, data)
+    ckpt, data = checkpoint_and_data(folder, tmp_path, method="temporal-head", frames=2)
     (data / "right_to_left" / "002.mp4").write_bytes(b"\x00" * 2048)
     out = tmp_path / "run"
     code = main(["eval", "run", "--suite", "folder-actions", "--data", str(data), "--checkpoint", str(ckpt),
@@ -95,14 +103,7 @@ def test_a_checkpoint_is_scored_clip_by_clip(folder, tmp_path, capsys):
 
 @pytest.mark.lite
 def test_labels_the_checkpoint_cannot_predict_are_one_line(folder, tmp_path, capsys):
-    from tools.recognition.training import TrainConfig, train_recognizer
-
-    ckpt = tmp_path / "ckpt"
-    train_recognizer(TrainConfig(data=folder, backbone="lite:efficientnet-lite3", method="linear", out=ckpt,
-                                 frames=1, epochs=1, val_fraction=0.34, test_fraction=0.34,
-                                 cache_dir=tmp_path / "features"))
-    data = tmp_path / "data"
-    shutil.copytree(folder, data)
+    ckpt, data = checkpoint_and_data(folder, tmp_path, method="linear", frames=1)
     (data / "left_to_right").rename(data / "waving")
     code = main(["eval", "run", "--suite", "folder-actions", "--data", str(data), "--checkpoint", str(ckpt),
                  "--out", str(tmp_path / "run")])
