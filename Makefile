@@ -42,8 +42,9 @@ full-env:
 	VIDAGENT_FULL_VENV=$(FULL_VENV) bash scripts/full_env.sh
 
 test: setup vllm-env full-env
-	$(BIN)/python -m pytest -q -m "not full"
+	$(BIN)/python -m pytest -q -m "not full" --durations=15
 	$(FULL_VENV)/bin/python -m pytest -q -m full tests/tools/backends/full tests/tools/test_tool_contract.py
+	$(FULL_VENV)/bin/python -m pytest -q -m full tests/tools/recognition
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow and not vllm and not full"

@@ -17,6 +17,7 @@ from typing import Any, Iterator
 
 import click
 
+from agent.cli_options import CACHE_OPTIONS, PLANNER_OPTIONS, TOOL_OPTIONS, with_options
 from tools.errors import InputError, MissingExtraError, VidagentError
 
 
@@ -127,8 +128,9 @@ def tools_list(as_json: bool, profile: str | None) -> None:
     if profile:
         toolset = build_toolset(profile, registry)
         for name, backend in sorted(toolset.backends.items()):
+            others = [b.backend for b in registry.backends(name) if b is not backend and profile in b.profiles]
             rows.append({**backend.spec().model_dump(), "backends": [backend.backend], "profiles": sorted(backend.profiles),
-                         "dropped": None})
+                         "alternatives": others, "dropped": None})
         for name, reason in sorted(toolset.dropped.items()):
             spec = registry.backends(name)[0].spec().model_dump()
             rows.append({**spec, "backends": [], "profiles": [], "dropped": reason})
@@ -145,7 +147,8 @@ def tools_list(as_json: bool, profile: str | None) -> None:
         if row.get("dropped"):
             click.echo(f"{row['name']}  not offered by profile {profile}: {row['dropped']}")
             continue
-        click.echo(f"{row['name']}  [{', '.join(row['profiles'])}]  backends: {', '.join(row['backends'])}")
+        also = f" (also: {', '.join(row['alternatives'])}; choose with [tools] backends)" if row.get("alternatives") else ""
+        click.echo(f"{row['name']}  [{', '.join(row['profiles'])}]  backends: {', '.join(row['backends'])}{also}")
         click.echo("    " + row["description"].splitlines()[0])
         props = row["parameters"].get("properties", {})
         for arg, schema in props.items():
@@ -218,23 +221,18 @@ def planner_stop() -> None:
 @click.option("--option", "options", multiple=True, help="a choice (repeat for multiple choice; one question only)")
 @click.option("--json", "as_json", is_flag=True,
               help="print the answer as one JSON object (with -q: one compact object per line, per question)")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None, help="TOML config / pipeline file")
-@click.option("--base-url", default=None, help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1")
-@click.option("--model", default=None, help="model name the endpoint serves")
-@click.option("--api-key-env", default=None, help="environment variable holding the API key")
-@click.option("--dialect", type=click.Choice(["vllm", "llamacpp", "openai"]), default=None)
-@click.option("--mode", type=click.Choice(["json", "tools"]), default=None)
-@click.option("--script", type=click.Path(path_type=Path), default=None, help="JSON list of actions (scripted planner)")
-@click.option("--profile", default=None, help="tool profile: core, lite or full")
+@with_options(*PLANNER_OPTIONS, *TOOL_OPTIONS)
 @click.option("--max-steps", type=int, default=None)
 @click.option("--max-tool-calls", type=int, default=None)
 @click.option("--max-seconds", type=float, default=None)
+@click.option("--planning", type=click.Choice(["loop", "program"]), default=None,
+              help="loop: one JSON action per planner turn; program: the plan written first as a short program "
+                   "over the tools (json mode only)")
 @click.option("--trace", "trace_path", type=click.Path(path_type=Path), default=None, help="append the trace as JSONL")
-@click.option("--cache-dir", type=click.Path(path_type=Path), default=None)
-@click.option("--no-cache", is_flag=True)
+@with_options(*CACHE_OPTIONS)
 def ask(video: Path, question: str, more_questions: tuple[str, ...], options: tuple[str, ...], as_json: bool,
         config_path, base_url, model, api_key_env, dialect, mode, script, profile, max_steps, max_tool_calls,
-        max_seconds, trace_path, cache_dir, no_cache) -> None:
+        max_seconds, planning, trace_path, cache_dir, no_cache) -> None:
     """Ask QUESTION (and each -q QUESTION) about VIDEO and print the answers with their evidence."""
     from agent.config import AgentConfig
     from agent.planner_source import PlannerSource
@@ -251,6 +249,7 @@ def ask(video: Path, question: str, more_questions: tuple[str, ...], options: tu
         "planner": planner_overrides,
         "tools": {"profile": profile},
         "budgets": {"max_steps": max_steps, "max_tool_calls": max_tool_calls, "max_seconds": max_seconds},
+        "planning": {"style": planning},
         "cache": {"dir": str(cache_dir) if cache_dir else None, "enabled": False if no_cache else None},
     }, base=base)
     if options and more_questions:
@@ -265,6 +264,7 @@ def ask(video: Path, question: str, more_questions: tuple[str, ...], options: tu
             budgets=config.budgets,
             tool_timeout_s=config.tools.timeout_s,
             progress=progress,
+            planning=config.planning.style,
         )
         planner_failed = False
         for i, q in enumerate((question, *more_questions)):

@@ -29,6 +29,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agent.graph import Budgets
+from planners.base import PlanningStyle
 from planners.config import PlannerConfig
 from tools.errors import ConfigError
 from tools.toolset import ToolsConfig
@@ -65,9 +66,28 @@ class LocalLLMConfig(BaseModel):
     model: str = "qwen2.5-coder-1.5b"
     n_ctx: int = Field(default=8192, ge=512)
     n_threads: int | None = Field(
-        default=None, ge=1, description="llama.cpp threads; default: one less than the cores (2 threads on 2 busy cores ran 10x slower)"
+        default=None, ge=1,
+        description="llama.cpp threads; default: every core if the machine is idle at start, else one less "
+                    "(2 threads on 2 busy cores ran 10x slower); a resident planner leaves one core free",
     )
     startup_timeout_s: float = Field(default=120.0, gt=0)
+    prompt_state_on_disk: bool = Field(
+        default=True,
+        description="keep the evaluated prompt prefix on disk (<cache dir>/llm-state) so later commands skip it",
+    )
+    prompt_state_bytes: int = Field(default=1 << 30, ge=0, description="disk space for prompt states, in bytes")
+    prompt_state_dir: str | None = Field(default=None, description="where prompt states go; default <cache dir>/llm-state")
+
+
+class PlanningConfig(BaseModel):
+    """How the planner plans: ``loop`` (one JSON action per turn, tools run between turns) or
+    ``program`` (the first turn writes the plan as a short program over the tools, run in a
+    restricted interpreter; then the loop goes on from its reports). ``program`` needs the
+    planner's json mode."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    style: PlanningStyle = "loop"
 
 
 class AgentConfig(BaseModel):
@@ -84,8 +104,20 @@ class AgentConfig(BaseModel):
     script: str | None = Field(default=None, description="JSON file of actions for the scripted planner")
     tools: ToolsConfig = Field(default_factory=ToolsConfig)
     budgets: Budgets = Field(default_factory=Budgets)
+    planning: PlanningConfig = Field(default_factory=PlanningConfig)
     cache: CacheConfig = Field(default_factory=CacheConfig)
     data: DataConfig = Field(default_factory=DataConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _recognizers_section(cls, data: Any) -> Any:
+        """``[recognizers] NAME = "checkpoint folder"`` is read as ``[tools] recognizers``."""
+        if isinstance(data, dict) and "recognizers" in data:
+            data = dict(data)
+            tools = dict(data.get("tools") or {})
+            tools["recognizers"] = {**tools.get("recognizers", {}), **data.pop("recognizers")}
+            data["tools"] = tools
+        return data
 
     @model_validator(mode="before")
     @classmethod
@@ -105,6 +137,12 @@ class AgentConfig(BaseModel):
             for key in ("base_url", "model", "api_key_env", "max_images", "max_image_side", "max_image_pixels", "timeout_s")
         }
         return {**data, "tools": {**tools, "visual": visual}}
+
+    @model_validator(mode="after")
+    def _program_needs_json(self) -> "AgentConfig":
+        if self.planning.style == "program" and self.planner.mode != "json":
+            raise ValueError("planning style 'program' needs the planner's mode 'json'")
+        return self
 
     @classmethod
     def lite_default(cls) -> "AgentConfig":

@@ -151,5 +151,16 @@ def serve_local_llm(local: LocalLLMConfig) -> Iterator[str]:
         return
     path = local_model_path(local.model)
     threads = {"n_threads": local.n_threads} if local.n_threads else {}
-    with LlamaCppServer(path, n_ctx=local.n_ctx, startup_timeout_s=local.startup_timeout_s, **threads) as server:
+    with LlamaCppServer(path, n_ctx=local.n_ctx, startup_timeout_s=local.startup_timeout_s,
+                        **prompt_state_options(local, path), **threads) as server:
         yield server.base_url
+
+
+def prompt_state_options(local: LocalLLMConfig, model_path: Path) -> dict:
+    """``LlamaCppServer`` keyword arguments that keep the prompt prefix on disk, as ``local`` asks."""
+    from planners.servers.prefix_state import prefix_state_dir
+
+    if not local.prompt_state_on_disk:
+        return {}
+    parent = Path(local.prompt_state_dir).expanduser() if local.prompt_state_dir else None
+    return {"state_dir": prefix_state_dir(model_path, local.n_ctx, parent), "state_bytes": local.prompt_state_bytes}

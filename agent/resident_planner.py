@@ -99,7 +99,7 @@ def start(local: LocalLLMConfig) -> ResidentServer:
     Raises InputError when another resident server (another model or settings) runs:
     stop it first, so two 2 GB models never share the machine by accident.
     """
-    from agent.planner_source import local_model_path
+    from agent.planner_source import local_model_path, prompt_state_options
     from planners.servers.llamacpp import DEFAULT_N_THREADS, LlamaCppServer
 
     path = local_model_path(local.model)
@@ -109,11 +109,12 @@ def start(local: LocalLLMConfig) -> ResidentServer:
             return current
         raise InputError(f"another planner server runs (pid {current.pid}, {Path(current.model_path).name}); "
                             "stop it first: vidagent planner stop")
-    n_threads = local.n_threads or DEFAULT_N_THREADS
+    n_threads = local.n_threads or DEFAULT_N_THREADS  # one core free: it outlives this command's load
     record = record_path()
     record.parent.mkdir(parents=True, exist_ok=True)
     server = LlamaCppServer(path, n_ctx=local.n_ctx, n_threads=n_threads, startup_timeout_s=local.startup_timeout_s,
-                            log_path=record.parent / "planner-server.log", detached=True)
+                            log_path=record.parent / "planner-server.log", detached=True,
+                            **prompt_state_options(local, path))
     server.start()
     resident = ResidentServer(pid=server.pid, port=server.port, model_path=str(path), n_ctx=local.n_ctx,
                               n_threads=n_threads, log_path=str(server.log_path), started_at=time.time())
@@ -165,8 +166,11 @@ def _is_llama_server(pid: int) -> bool:
     """Whether ``pid`` runs llama.cpp's server (not a stranger that reused a dead server's pid)."""
     if not process_alive(pid):
         return False
+    from planners.servers.llamacpp import SERVER_COMMAND_MARKS
+
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            return b"llama_cpp.server" in fh.read()
+            cmdline = fh.read()
+        return any(mark in cmdline for mark in SERVER_COMMAND_MARKS)
     except OSError:
         return True  # no /proc: trust the live pid

@@ -35,17 +35,18 @@ class TraceStep(BaseModel):
     """One planner turn and the tool calls it asked for.
 
     ``kind``: ``plan`` (a normal turn), ``retry`` (the turn after a rejected reply),
-    ``forced_answer`` (the one answer-only turn after a budget ran out). ``images``: frames
-    sent to a vision-capable planner this turn, ``image_frames`` their indices and
-    ``image_pixels`` their pixels summed (width x height as sent); their token cost is part of
-    ``prompt_tokens``.
+    ``forced_answer`` (the one answer-only turn after a budget ran out), ``program`` (the turn
+    that writes the plan as a program, ``planning = "program"``; its tool calls are the ones the
+    program made). ``images``: frames sent to a vision-capable planner this turn,
+    ``image_frames`` their indices and ``image_pixels`` their pixels summed (width x height as
+    sent); their token cost is part of ``prompt_tokens``.
     """
 
     model_config = ConfigDict(extra="forbid")
 
     index: int
-    kind: Literal["plan", "retry", "forced_answer"] = "plan"
-    action: Literal["call_tools", "answer", "invalid", "planner_error"]
+    kind: Literal["plan", "retry", "forced_answer", "program"] = "plan"
+    action: Literal["call_tools", "answer", "program", "invalid", "planner_error"]
     thought: str = ""
     raw: str = Field(default="", description="the planner's raw reply (truncated to 4000 chars)")
     error: str | None = None
@@ -97,7 +98,11 @@ class Trace(BaseModel):
     profile: str = ""
     steps: list[TraceStep] = Field(default_factory=list)
     totals: TraceTotals = Field(default_factory=TraceTotals)
-    budget_hit: str | None = Field(default=None, description="which budget ran out, if any: steps, tool_calls, seconds")
+    budget_hit: str | None = Field(
+        default=None,
+        description="which budget ran out, if any: steps, tool_calls, seconds, or repeated_calls (a step "
+                    "that only repeated earlier calls)",
+    )
 
     def recompute_totals(self, wall_seconds: float, frames_decoded: int) -> None:
         t = TraceTotals(wall_seconds=wall_seconds, frames_decoded=frames_decoded, steps=len(self.steps))

@@ -11,7 +11,7 @@ from agent.frames import image_source
 from agent.graph import Budgets, ProgressFn, RunContext, StepFn, build_graph
 from agent.option_scores import OptionScorer, default_option_scorer
 from agent.types import Answer, Trace
-from planners.base import FinalAnswer, Planner
+from planners.base import FinalAnswer, Planner, PlanningStyle
 from tools.cache import ResultCache
 from tools.errors import InputError
 from tools.toolset import ToolSet, ToolsConfig, build_toolset
@@ -32,6 +32,8 @@ class VideoAgent:
     its tool calls have run (how ``vidagent serve`` streams a run). ``option_scorer``: what
     scores the options of a multiple-choice question against the tool results, as a hint for
     the planner (``agent.option_scores``); ``"auto"`` picks by profile (none for ``core``).
+    ``planning``: ``loop`` (a JSON action per turn) or ``program`` (the plan written once as a
+    program over the tools first; see ``agent.graph``).
 
     >>> from planners.scripted import ScriptedPlanner                        # doctest: +SKIP
     >>> agent = VideoAgent(planner=ScriptedPlanner([...]), tools="core")      # doctest: +SKIP
@@ -50,6 +52,7 @@ class VideoAgent:
         progress: ProgressFn | None = None,
         on_step: StepFn | None = None,
         option_scorer: OptionScorer | Literal["auto"] | None = "auto",
+        planning: PlanningStyle = "loop",
     ):
         self.planner = planner
         toolset = tools if isinstance(tools, ToolSet) else build_toolset(tools)
@@ -60,6 +63,7 @@ class VideoAgent:
         self.progress = progress or (lambda message: None)
         self.on_step = on_step or (lambda step, phase: None)
         self.option_scorer = default_option_scorer(toolset.profile) if option_scorer == "auto" else option_scorer
+        self.planning = planning
         self._graph = build_graph()
 
     def ask(self, video: str | Path | VideoReader, question: str, options: Sequence[str] | None = None) -> Answer:
@@ -107,6 +111,7 @@ class VideoAgent:
             progress=self.progress,
             on_step=self.on_step,
             option_scorer=self.option_scorer,
+            planning=self.planning,
         )
         limit = 4 * (self.budgets.max_steps + 2) + 8
         try:

@@ -43,18 +43,35 @@ def eval_group() -> None:
               help="tracking suites: score the results files <DIR>/<sequence>.txt instead of running a pipeline")
 @click.option("--phrase", "phrases", multiple=True,
               help="tracking suites: what to track (repeat for several; default: person)")
+@click.option("--checkpoint", "checkpoint", type=click.Path(path_type=Path), default=None,
+              help="folder-actions: score this recogniser checkpoint (vidagent train recognizer) instead of a pipeline")
+@click.option("--split-list", "split_list", type=click.Path(path_type=Path), default=None,
+              help="folder-actions: only the clips this file lists, one <label>/<clip file> per line "
+                   "(UCF101's testlist01.txt)")
 @click.option("--no-progress", is_flag=True, help="no progress display on stderr")
 def run_command(suite_name, pipeline_path, out_dir, videos_dir, annotations_dir, limit, workers, resume, executor,
-                record, replay_dir, timeout_s, tracks_dir, phrases, no_progress) -> None:
+                record, replay_dir, timeout_s, tracks_dir, phrases, checkpoint, split_list, no_progress) -> None:
     """Answer every sample of a suite with a pipeline (a tracking suite: track every sequence
-    with the pipeline's track_objects); write the run directory --out."""
+    with the pipeline's track_objects; folder-actions: or classify every clip with --checkpoint);
+    write the run directory --out."""
     import sys
 
     from evals.pipeline import Pipeline
-    from evals.report import load_run, summary_text
     from evals.run_dir import RunDir
     from evals.runner import RunOptions, run_suite
 
+    suite_kwargs = {}
+    if checkpoint is not None or split_list is not None:
+        if suite_name is None or _suite_class(suite_name).name != "folder_actions":
+            raise InputError("--checkpoint and --split-list are for --suite folder-actions")
+        suite_kwargs = {"split_list": split_list}
+    if checkpoint is not None:
+        _run_recognizer(suite_name, checkpoint, out_dir, annotations_dir, limit, resume, suite_kwargs,
+                        progress=not no_progress,
+                        unused={"--pipeline": pipeline_path, "--videos": videos_dir, "--record": record,
+                                "--replay": replay_dir, "--timeout-s": timeout_s, "--workers": workers != 1,
+                                "--executor": executor != "local"})
+        return
     if suite_name is not None and _suite_class(suite_name).kind == "tracking":
         _run_tracking(suite_name, pipeline_path, out_dir, annotations_dir, limit, resume, timeout_s, tracks_dir,
                       phrases, progress=not no_progress,
@@ -75,19 +92,14 @@ def run_command(suite_name, pipeline_path, out_dir, videos_dir, annotations_dir,
     if suite_name is None or pipeline_path is None:
         raise InputError("pass --suite NAME and --pipeline FILE (or --replay RUN)")
     pipeline = Pipeline.load(pipeline_path)
-    suite = _suite(suite_name, annotations_dir, pipeline.config.data.dir)
+    suite = _suite(suite_name, annotations_dir, pipeline.config.data.dir, **suite_kwargs)
     options = RunOptions(
         out_dir=out_dir, videos_dir=Path(videos_dir) if videos_dir else None, limit=limit, workers=workers,
         resume=resume, executor=executor, record=record, replay=replay_dir, timeout_s=timeout_s,
         progress=not no_progress,
     )
     outcome = run_suite(suite, pipeline, options, argv=sys.argv[1:])
-    for repair in outcome.repairs:
-        click.echo(f"vidagent: resumed after an interruption: {repair}", err=True)
-    click.echo(f"{outcome.run_dir.path}: {outcome.n_written} samples answered now, {outcome.n_skipped} already done, "
-               f"{outcome.n_selected} selected", err=True)
-    if outcome.summary is not None:
-        click.echo(summary_text(load_run(outcome.run_dir.path)))
+    _echo_outcome(outcome, "samples answered now", show_summary=outcome.summary is not None)
 
 
 @eval_group.command("report")
@@ -145,12 +157,14 @@ def suites_command(as_json: bool) -> None:
 
 
 def _suite_class(name: str):
+    """The registered suite ``name`` (``-`` read as ``_``: ``folder-actions`` is ``folder_actions``)."""
     from evals.suites import available_suites
 
     suites = available_suites()
-    if name not in suites:
+    key = name.replace("-", "_")
+    if key not in suites:
         raise InputError(f"unknown suite {name!r}; available: {', '.join(suites)}")
-    return suites[name]
+    return suites[key]
 
 
 def _suite(name: str, data_dir: Path | None, configured_root: str | None, **kwargs):
@@ -168,7 +182,6 @@ def _run_tracking(suite_name, pipeline_path, out_dir, data_dir, limit, resume, t
     import sys
 
     from evals.pipeline import Pipeline
-    from evals.report import load_run, summary_text
     from evals.tracking_runner import TrackingOptions, run_tracking_suite
 
     given = [flag for flag, value in unused.items() if value]
@@ -184,12 +197,37 @@ def _run_tracking(suite_name, pipeline_path, out_dir, data_dir, limit, resume, t
     options = TrackingOptions(out_dir=out_dir, tracks_dir=tracks_dir, limit=limit, resume=resume,
                               timeout_s=timeout_s, progress=progress)
     outcome = run_tracking_suite(suite, pipeline, options, argv=sys.argv[1:])
+    verb = "scored" if tracks_dir is not None else "tracked"
+    _echo_outcome(outcome, f"sequences {verb} now", show_summary=bool(outcome.rows))
+
+
+def _run_recognizer(suite_name, checkpoint, out_dir, data_dir, limit, resume, suite_kwargs, *, progress: bool,
+                    unused: dict) -> None:
+    """``eval run --suite folder-actions --checkpoint CKPT``: classify every clip, print the tables."""
+    import sys
+
+    from evals.recognition_runner import RecognizerRunOptions, run_recognizer_suite
+
+    given = [flag for flag, value in unused.items() if value]
+    if given:
+        raise InputError(f"{', '.join(given)}: not used with --checkpoint (the recogniser classifies each clip "
+                         "itself, no agent runs)")
+    suite = _suite(suite_name, data_dir, None, **suite_kwargs)
+    options = RecognizerRunOptions(out_dir=out_dir, checkpoint=checkpoint, limit=limit, resume=resume,
+                                   progress=progress)
+    outcome = run_recognizer_suite(suite, options, argv=sys.argv[1:])
+    _echo_outcome(outcome, "clips classified now", show_summary=outcome.summary is not None)
+
+
+def _echo_outcome(outcome, done_words: str, show_summary: bool) -> None:
+    """What a run says when it ends: repairs (stderr), counts (stderr), then the summary tables."""
+    from evals.report import load_run, summary_text
+
     for repair in outcome.repairs:
         click.echo(f"vidagent: resumed after an interruption: {repair}", err=True)
-    verb = "scored" if tracks_dir is not None else "tracked"
-    click.echo(f"{outcome.run_dir.path}: {outcome.n_written} sequences {verb} now, {outcome.n_skipped} already done, "
+    click.echo(f"{outcome.run_dir.path}: {outcome.n_written} {done_words}, {outcome.n_skipped} already done, "
                f"{outcome.n_selected} selected", err=True)
-    if outcome.rows:
+    if show_summary:
         click.echo(summary_text(load_run(outcome.run_dir.path)))
 
 

@@ -23,6 +23,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Literal, Protocol
 
 from evals.worker import SampleOutcome, SampleTask, SampleWorker, WorkerSpec
+from planners.servers.process import die_with_parent
 from tools.errors import VidagentError
 
 ExecutorName = Literal["local", "ray"]
@@ -76,6 +77,7 @@ def _local_worker_main(spec: WorkerSpec, conn: Connection) -> None:
     """Body of a pool process: build the worker, then answer tasks until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     signal.signal(signal.SIGTERM, _exit_on_sigterm)  # run the finally below (closes planner servers)
+    die_with_parent()  # a killed run leaves no worker answering for nobody
     try:
         worker = SampleWorker(spec)
     except BaseException as exc:

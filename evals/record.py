@@ -34,7 +34,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.types import Answer
-from planners.base import ACTION_ADAPTER, Planner, PlannerError, PlannerInput, PlannerReply, TokenUsage
+from planners.base import STEP_ADAPTER, Planner, PlannerError, PlannerInput, PlannerReply, TokenUsage
 from planners.config import VisionLimits
 from tools.cache import ResultCache, canonical_json
 from tools.errors import ToolRetry, ToolTimeout, VidagentError
@@ -72,7 +72,7 @@ class RecordedTurn(_Model):
     seen: tuple[Observation, ...] = ()
 
     def reply(self) -> PlannerReply:
-        action = ACTION_ADAPTER.validate_python(self.action) if self.action is not None else None
+        action = STEP_ADAPTER.validate_python(self.action) if self.action is not None else None
         return PlannerReply(action=action, error=self.error, raw=self.raw, usage=self.usage,
                             seconds=self.seconds, model=self.model)
 

@@ -10,8 +10,9 @@ rows (``SampleScore.missing_video``). With ``resume=True`` the samples already i
 
 from __future__ import annotations
 
+import dataclasses
+
 import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ from evals.provenance import (
 )
 from evals.record import SampleRecording
 from evals.run_dir import PIPELINE_COPY, ResultRow, RunDir, RunDirError, RunWriter
+from evals.run_start import start_or_resume
 from evals.samples import Grounding, Sample, SampleScore
 from evals.suites.base import Suite
 from evals.worker import SampleTask, WorkerSpec
@@ -96,24 +98,13 @@ def run_suite(suite: Suite, pipeline: Pipeline, options: RunOptions, *, argv: li
     recordings = load_recordings(RunDir(options.replay)) if options.replay is not None else {}
     session = Session(started_at=now_iso(), args={**options.as_args(), "argv": argv}, pid=os.getpid())
 
-    if run_dir.is_started():
-        if not options.resume:
-            raise RunDirError(f"{run_dir.path} already holds a run: pass --resume to continue it, "
-                              "or choose a new --out")
-        manifest = Manifest.model_validate(run_dir.read_manifest())
-        _check_same_run(manifest, suite, pipeline, mode, options)
-        state = run_dir.prepare_resume()
-        done, repairs = state.done, state.repairs
-        session.repairs = list(repairs)
-        manifest.sessions.append(session)
-    else:
-        if run_dir.has_content():
-            raise RunDirError(f"{run_dir.path} exists and is not empty: choose a new --out")
-        manifest = _new_manifest(suite, pipeline, options, len(samples), session)
-        run_dir.path.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(pipeline.path, run_dir.pipeline_copy_path)
-        done, repairs = frozenset(), ()
-    run_dir.write_manifest(manifest.model_dump(mode="json"))
+    done = start_or_resume(
+        run_dir, session, resume=options.resume,
+        check_same_run=lambda manifest: _check_same_run(manifest, suite, pipeline, mode, options),
+        new_manifest=lambda: _new_manifest(suite, pipeline, options, len(samples), session),
+        pipeline_path=pipeline.path,
+    )
+    repairs = session.repairs
 
     todo = [s for s in samples if s.sample_id not in done]
     progress = RunProgress(len(todo), description=f"{suite.name}/{pipeline.name}", enabled=options.progress)
@@ -216,10 +207,24 @@ def _finished_samples(
     if not tasks:
         return
     cache_path = pipeline.cache_path() if options.mode != "replay" else None  # a replay computes nothing to cache
+    pipeline = with_planner_threads_shared(pipeline, options.workers)
     spec = WorkerSpec(pipeline=pipeline, cache_path=str(cache_path) if cache_path else None, mode=options.mode)
     executor = make_executor(options.executor, spec, options.workers, options.timeout_s)
     for completion in executor.run(tasks):
         yield _score(suite, completion)
+
+
+def with_planner_threads_shared(pipeline: Pipeline, workers: int) -> Pipeline:
+    """With several workers, each serving its own llama.cpp planner, the cores are split between
+    them unless the pipeline sets ``n_threads``: every server taking the idle machine's cores
+    would spin them against each other."""
+    local = pipeline.config.local_llm
+    if workers <= 1 or local is None or local.n_threads is not None:
+        return pipeline
+    from planners.servers.llamacpp import default_n_threads
+
+    shared = local.model_copy(update={"n_threads": default_n_threads(servers=workers)})
+    return dataclasses.replace(pipeline, config=pipeline.config.model_copy(update={"local_llm": shared}))
 
 
 def _score(suite: Suite, completion: Completion) -> tuple[ResultRow, dict | None, dict | None]:

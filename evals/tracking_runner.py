@@ -12,7 +12,6 @@ tracking run like that of any other run.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from evals.provenance import (
     vidagent_version,
 )
 from evals.run_dir import PIPELINE_COPY, JsonlAppender, RunDir, RunDirError, scan_jsonl
+from evals.run_start import start_or_resume
 from evals.suites.mot import MotSuite
 from evals.tracking import PipelineTracker, ResultsFiles, SequenceRow, Tracker, process_sequence
 
@@ -81,25 +81,13 @@ def run_tracking_suite(suite: MotSuite, pipeline: Pipeline | None, options: Trac
     sequences = suite.sequences(options.limit)
     run_dir = RunDir(options.out_dir)
     session = Session(started_at=now_iso(), args={**options.as_args(), "argv": argv}, pid=os.getpid())
-    if run_dir.is_started():
-        if not options.resume:
-            raise RunDirError(f"{run_dir.path} already holds a run: pass --resume to continue it, "
-                              "or choose a new --out")
-        manifest = Manifest.model_validate(run_dir.read_manifest())
-        _check_same_run(manifest, suite, pipeline, options)
-        state = run_dir.prepare_resume()
-        done, repairs = state.done, state.repairs
-        session.repairs = list(repairs)
-        manifest.sessions.append(session)
-    else:
-        if run_dir.has_content():
-            raise RunDirError(f"{run_dir.path} exists and is not empty: choose a new --out")
-        manifest = _new_manifest(suite, pipeline, options, len(sequences), session)
-        run_dir.path.mkdir(parents=True, exist_ok=True)
-        if pipeline is not None:
-            shutil.copyfile(pipeline.path, run_dir.pipeline_copy_path)
-        done, repairs = frozenset(), ()
-    run_dir.write_manifest(manifest.model_dump(mode="json"))
+    done = start_or_resume(
+        run_dir, session, resume=options.resume,
+        check_same_run=lambda manifest: _check_same_run(manifest, suite, pipeline, options),
+        new_manifest=lambda: _new_manifest(suite, pipeline, options, len(sequences), session),
+        pipeline_path=pipeline.path if pipeline is not None else None,
+    )
+    repairs = session.repairs
 
     todo = [s for s in sequences if s.name not in done]
     tracker: Tracker = (ResultsFiles(options.tracks_dir) if options.tracks_dir is not None

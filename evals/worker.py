@@ -94,7 +94,7 @@ class SampleWorker:
             tools = recording_toolset(toolset, self.capture) if spec.mode == "record" else toolset
             # the planner is set per sample (see _answer)
             self.agent = VideoAgent(planner=None, tools=tools, cache=self.cache, budgets=config.budgets,
-                                    tool_timeout_s=config.tools.timeout_s)
+                                    tool_timeout_s=config.tools.timeout_s, planning=config.planning.style)
 
     def answer(self, task: SampleTask) -> SampleOutcome:
         """Answer one sample; never raises (failures come back in the outcome)."""
@@ -135,7 +135,8 @@ class SampleWorker:
             raise ValueError("replay task without a recording")
         config = self.spec.pipeline.config
         agent = VideoAgent(planner=ReplayPlanner(task.recording), tools=replay_toolset(self.toolset, task.recording),
-                           cache=None, budgets=config.budgets, tool_timeout_s=config.tools.timeout_s)
+                           cache=None, budgets=config.budgets, tool_timeout_s=config.tools.timeout_s,
+                           planning=config.planning.style)
         return agent.ask(task.sample.video_path, task.sample.question, options=task.sample.options)
 
     def close(self) -> None:

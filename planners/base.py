@@ -35,10 +35,12 @@ OptionFit = Literal["yes", "no", "unclear"]
 #: Bounds written into the reply schema only, where a constrained decoder (llama.cpp's grammar,
 #: vLLM's xgrammar) enforces them; replies are not rejected for exceeding them. They keep a small
 #: model from looping inside one field until it hits ``max_tokens`` (measured: SmolLM2 under
-#: vLLM spent 400 tokens on a thought and repeated evidence items).
-THOUGHT_MAX_CHARS = 300
+#: vLLM spent 400 tokens on a thought and repeated evidence items). The thought is short because
+#: every token of it is decoded at 3-10 tokens/s on 2 CPU cores, and a 1.5B planner's thought was
+#: mostly the question restated ("To answer this question, I will use the detect_shots tool.").
+THOUGHT_MAX_CHARS = 160
 ANSWER_MAX_CHARS = 300
-EVIDENCE_MAX_ITEMS = 4
+EVIDENCE_MAX_ITEMS = 3
 #: Confidence is written as one of these tenths: a grammar cannot bound a JSON number's value
 #: (llama.cpp let SmolLM2 write 3.5), but it can hold it to an enum.
 CONFIDENCE_LEVELS = tuple(round(i / 10, 1) for i in range(11))
@@ -78,14 +80,38 @@ class FinalAnswer(_Frozen):
     )
 
 
+#: Longest program a planner may write in one reply (``planning = "program"``).
+PROGRAM_MAX_CHARS = 600
+
+
+class WriteProgram(_Frozen):
+    """A plan written once as a short Python program over the tools (``planners.program`` runs it
+    in a restricted interpreter). The planner writes ``thought`` and ``program``; ``calls`` are
+    the tool calls the program made, filled in by the agent once it has run, in the order of
+    the observations that follow it in the history."""
+
+    action: Literal["program"] = "program"
+    thought: Thought = ""
+    program: str = Field(min_length=1, json_schema_extra={"maxLength": PROGRAM_MAX_CHARS})
+    calls: tuple[ToolCall, ...] = ()
+
+
 PlannerAction = Annotated[Union[CallTools, FinalAnswer], Field(discriminator="action")]
 ACTION_ADAPTER: TypeAdapter = TypeAdapter(PlannerAction)
+PROGRAM_ADAPTER: TypeAdapter = TypeAdapter(WriteProgram)
+#: What a history step holds: a reply of the JSON loop, or a program that ran.
+StepAction = Annotated[Union[CallTools, FinalAnswer, WriteProgram], Field(discriminator="action")]
+STEP_ADAPTER: TypeAdapter = TypeAdapter(StepAction)
+
+PlanningStyle = Literal["loop", "program"]
+NOT_A_PROGRAM = "write a JSON action (call_tools or answer), not a program"
+WRITE_A_PROGRAM = 'write your plan as a program: {"action": "program", "thought": "...", "program": "..."}'
 
 
 class HistoryStep(_Frozen):
     """One earlier step: the planner's action and, for tool calls, what came back."""
 
-    action: PlannerAction
+    action: StepAction
     observations: tuple[Observation, ...] = ()
 
 
@@ -116,6 +142,10 @@ class PlannerInput(_Frozen):
         description="multiple choice: how closely each option matches what the tools found so far (text "
         "similarity to their evidence notes, 0-1), a hint shown to the planner, never used to choose",
     )
+    planning: PlanningStyle = Field(
+        default="loop", description="program: the planner was told it writes its plan once as a program"
+    )
+    write_program: bool = Field(default=False, description="this reply must be a program (WriteProgram)")
 
 
 class TokenUsage(_Frozen):
@@ -136,7 +166,7 @@ class PlannerReply(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    action: PlannerAction | None = None
+    action: PlannerAction | WriteProgram | None = None
     error: str | None = None
     raw: str = ""
     usage: TokenUsage = TokenUsage()
@@ -179,6 +209,14 @@ def settle_action(action: Any, request: PlannerInput) -> tuple[PlannerAction | N
     of options the checks leave open: those checked ``yes``, else those not checked ``no``, else
     all. An answer that tool results marked as ruling out its own option is rejected.
     """
+    if isinstance(action, WriteProgram):
+        if not request.write_program:
+            return None, NOT_A_PROGRAM
+        if action.calls:
+            return None, "write only 'thought' and 'program'"
+        return action, None
+    if request.write_program:
+        return None, WRITE_A_PROGRAM
     if isinstance(action, CallTools):
         if request.must_answer:
             return None, "the budget is exhausted: answer now with action 'answer'; no more tool calls"
@@ -293,15 +331,42 @@ def _clip(text: str, limit: int = 80) -> str:
 def parse_action(raw: str | dict, request: PlannerInput) -> tuple[PlannerAction | None, str | None]:
     """Parse a planner's JSON reply into an action. Returns (action, None) or (None, error)."""
     try:
-        obj = json.loads(raw) if isinstance(raw, str) else raw
+        # strict=False: a raw newline or tab inside a string (a program's lines, as a 1.5B model
+        # wrote them under llama.cpp's grammar) is read as that character, not refused
+        obj = json.loads(raw, strict=False) if isinstance(raw, str) else raw
     except json.JSONDecodeError as exc:
         snippet = raw[:120].replace("\n", " ")
         return None, f"the reply is not valid JSON ({exc.msg} at position {exc.pos}): {snippet!r}"
+    obj = without_unordered_boxes(obj)
+    wrote_program = isinstance(obj, dict) and obj.get("action") == "program"
+    if request.write_program != wrote_program:
+        return None, WRITE_A_PROGRAM if request.write_program else NOT_A_PROGRAM
     try:
-        action = ACTION_ADAPTER.validate_python(obj)
+        action = PROGRAM_ADAPTER.validate_python(obj) if request.write_program else ACTION_ADAPTER.validate_python(obj)
     except ValidationError as exc:
         return None, "the reply does not match the action schema: " + _short_errors(exc)
     return settle_action(action, request)
+
+
+def without_unordered_boxes(obj: Any) -> Any:
+    """An answer whose evidence cites a box written out of order (x2 < x1 or y2 < y1) keeps the
+    evidence without that box: the box says nothing about where, and rejecting the whole answer
+    for it lost answers (a 1.5B planner copied the same bad box into both forced-answer tries)."""
+    if not (isinstance(obj, dict) and obj.get("action") == "answer" and isinstance(obj.get("evidence"), list)):
+        return obj
+    evidence = [
+        {**item, "box": None} if isinstance(item, dict) and _unordered_box(item.get("box")) else item
+        for item in obj["evidence"]
+    ]
+    return {**obj, "evidence": evidence}
+
+
+def _unordered_box(box: Any) -> bool:
+    if not (isinstance(box, (list, tuple)) and len(box) == 4):
+        return False
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in box):
+        return False
+    return box[2] < box[0] or box[3] < box[1]
 
 
 def _short_errors(exc: ValidationError, limit: int = 4) -> str:

@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from planners.base import FinalAnswer, PlannerInput, option_values
+from planners.base import FinalAnswer, PlannerInput, WriteProgram, option_values
 from tools.errors import ConfigError
 from tools.types import ToolSpec
 
@@ -102,6 +102,8 @@ def constraint_fields(dialect: Dialect, mode: str, request: PlannerInput, final_
     """The request-body fields that constrain the reply: ``response_format`` or ``tools``."""
     if mode == "json":
         return {"response_format": response_format(dialect, request)}
+    if request.write_program:
+        raise ConfigError("planning style 'program' needs the planner's mode 'json'")
     return {
         "tools": tool_definitions(dialect, request, final_answer_description),
         "tool_choice": tool_choice(dialect, request),
@@ -152,6 +154,8 @@ def _function(name: str, description: str, parameters: dict) -> dict:
 
 def action_schema(request: PlannerInput) -> dict:
     """JSON schema of one planner reply in json mode (see the module docstring)."""
+    if request.write_program:
+        return program_schema()
     answer = answer_schema(request)
     if request.must_answer or not request.tools:
         return answer
@@ -195,6 +199,15 @@ def answer_schema(request: PlannerInput) -> dict:
     else:
         del props["option_checks"]
     schema["required"] = list(props)
+    return schema
+
+
+def program_schema() -> dict:
+    """The reply that writes a plan as a program: ``WriteProgram`` without the ``calls`` the
+    agent fills in."""
+    schema = reply_schema(WriteProgram)
+    del schema["properties"]["calls"]
+    schema["required"] = list(schema["properties"])
     return schema
 
 

@@ -18,17 +18,16 @@ records its size, mtime and sha256; while size and mtime are unchanged it is tru
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from tools.errors import MissingExtraError
 from tools.backends.lite.models.assets import LITE_EXTRA, ModelFileError, ModelStatus
+from tools.backends.lite.models.part_files import join_checked, sha256_file
+from tools.cache import cache_root
 
-CHUNK_BYTES = 1 << 20
 GGUF_MAGIC = b"GGUF"
 
 
@@ -137,16 +136,6 @@ SMOLLM2 = PackagedGguf(
 )
 
 
-def vidagent_cache_dir() -> Path:
-    """``$VIDAGENT_CACHE_DIR`` if set, else the user's cache dir for "vidagent"."""
-    directory = os.environ.get("VIDAGENT_CACHE_DIR")
-    if not directory:
-        import platformdirs
-
-        directory = platformdirs.user_cache_dir("vidagent", appauthor=False)
-    return Path(directory).expanduser()
-
-
 def _package_dir(module: str) -> Path | None:
     """The installed package's directory, found without importing it; None if not installed."""
     import importlib.util
@@ -155,14 +144,6 @@ def _package_dir(module: str) -> Path | None:
     if spec is None or not spec.submodule_search_locations:
         return None
     return Path(next(iter(spec.submodule_search_locations)))
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(CHUNK_BYTES), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # (path, size, mtime_ns) of files whose hash matched in this process.
@@ -189,7 +170,7 @@ def smollm2_gguf(verify: bool = True) -> Path:
             if st.st_size != model.size:
                 reason = f"file is corrupt (size {st.st_size} bytes, expected {model.size})"
                 raise ModelFileError(model.name, path, reason, model.reinstall_command)
-            if _sha256_file(path) != model.sha256:
+            if sha256_file(path) != model.sha256:
                 raise ModelFileError(model.name, path, "file is corrupt (sha256 mismatch)", model.reinstall_command)
             _verified_in_process.add(key)
     return path
@@ -216,14 +197,22 @@ def _stamp_path(target: Path) -> Path:
     return target.with_name(target.name + ".verified.json")
 
 
-def _stamp_matches(target: Path, model: SplitGguf) -> bool:
-    """True when the stamp says this exact file (same size and mtime) already hashed right."""
+def stamped_sha256(target: Path) -> str | None:
+    """The sha256 the ``.verified.json`` stamp records for this exact file (same size and mtime),
+    or None without a matching stamp."""
     try:
         stamp = json.loads(_stamp_path(target).read_text())
         st = target.stat()
     except (OSError, ValueError):
-        return False
-    return stamp == {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": model.sha256}
+        return None
+    if not isinstance(stamp, dict) or stamp.get("size") != st.st_size or stamp.get("mtime_ns") != st.st_mtime_ns:
+        return None
+    return stamp.get("sha256")
+
+
+def _stamp_matches(target: Path, model: SplitGguf) -> bool:
+    """True when the stamp says this exact file (same size and mtime) already hashed right."""
+    return stamped_sha256(target) == model.sha256
 
 
 def _write_stamp(target: Path, model: SplitGguf) -> None:
@@ -250,34 +239,14 @@ def _assemble(model: SplitGguf, target: Path) -> None:
         names = ", ".join(f"{p.distribution} ({p.relpath})" for p in bad)
         raise ModelFileError(model.name, target, f"parts have the wrong size: {names}", _reinstall_parts(bad))
 
-    total = hashlib.sha256()
-    fd, tmp_name = tempfile.mkstemp(prefix=target.name + ".", suffix=".part", dir=target.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for part, path in found:
-                part_hash = hashlib.sha256()
-                with open(path, "rb") as f:
-                    for chunk in iter(lambda: f.read(CHUNK_BYTES), b""):
-                        part_hash.update(chunk)
-                        total.update(chunk)
-                        out.write(chunk)
-                if part_hash.hexdigest() != part.sha256:
-                    bad.append(part)
-            out.flush()
-            os.fsync(out.fileno())
-        if bad:
-            names = ", ".join(f"{p.distribution} ({p.relpath})" for p in bad)
-            raise ModelFileError(model.name, target, f"parts are corrupt (sha256 mismatch): {names}", _reinstall_parts(bad))
-        if total.hexdigest() != model.sha256:
-            # Every part matched but the whole did not: only possible if the table is wrong.
-            raise ModelFileError(
-                model.name, target, "joined file has the wrong sha256", _reinstall_parts(list(model.parts))
-            )
-        os.chmod(tmp, 0o644)  # mkstemp made it private; the cache may be shared
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    outcome = join_checked([(path, part.sha256) for part, path in found], target, model.sha256)
+    if outcome.corrupt:
+        bad = [found[i][0] for i in outcome.corrupt]
+        names = ", ".join(f"{p.distribution} ({p.relpath})" for p in bad)
+        raise ModelFileError(model.name, target, f"parts are corrupt (sha256 mismatch): {names}", _reinstall_parts(bad))
+    if not outcome.whole_matches:
+        # Every part matched but the whole did not: only possible if the table is wrong.
+        raise ModelFileError(model.name, target, "joined file has the wrong sha256", _reinstall_parts(list(model.parts)))
     _write_stamp(target, model)
 
 
@@ -294,12 +263,12 @@ def qwen_coder_gguf(cache_dir: str | os.PathLike | None = None) -> Path:
 def joined_gguf(model: SplitGguf, cache_dir: str | os.PathLike | None = None) -> Path:
     """Path of ``model`` joined from its parts into ``<cache_dir>/models/<model.filename>``.
 
-    ``cache_dir`` defaults to ``vidagent_cache_dir()``. The first call joins the parts and
+    ``cache_dir`` defaults to ``tools.cache.cache_root()``. The first call joins the parts and
     checks every sha256 (~5-15 s for 1.1 GB); later calls only compare the stamp (size,
     mtime) and return at once. A file that changed since its stamp is re-hashed and rebuilt
     if wrong. Concurrent callers wait for one another (a lock file): the parts are joined once.
     """
-    directory = (Path(cache_dir).expanduser() if cache_dir is not None else vidagent_cache_dir()) / "models"
+    directory = (Path(cache_dir).expanduser() if cache_dir is not None else cache_root()) / "models"
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / model.filename
     if _stamp_matches(target, model):
@@ -308,7 +277,7 @@ def joined_gguf(model: SplitGguf, cache_dir: str | os.PathLike | None = None) ->
         fcntl.flock(lock, fcntl.LOCK_EX)
         if _stamp_matches(target, model):  # another process finished while we waited
             return target
-        if target.is_file() and target.stat().st_size == model.size and _sha256_file(target) == model.sha256:
+        if target.is_file() and target.stat().st_size == model.size and sha256_file(target) == model.sha256:
             _write_stamp(target, model)
             return target
         _stamp_path(target).unlink(missing_ok=True)

@@ -105,7 +105,7 @@ def _json_action(raw: str, request: PlannerInput, dialect: Dialect):
     if not dialect.strict_subset:
         return parse_action(raw, request)
     try:
-        obj = json.loads(raw)
+        obj = json.loads(raw, strict=False)
     except json.JSONDecodeError:
         return parse_action(raw, request)  # for its error message
     return parse_action(unwrap_strict_reply(obj, request), request)

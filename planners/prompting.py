@@ -21,7 +21,8 @@ from pathlib import Path
 from string import Template
 from typing import Literal
 
-from planners.base import CallTools, FinalAnswer, HistoryStep, ImagePart, PlannerInput, option_values
+from planners.program import SAFE_BUILTINS
+from planners.base import CallTools, FinalAnswer, HistoryStep, ImagePart, PlannerInput, WriteProgram, option_values
 from planners.config import VisionLimits
 from tools.errors import ConfigError
 from tools.frame_images import fit_size
@@ -33,7 +34,11 @@ MAX_EVIDENCE_LINES = 10
 SECTIONS = (
     "system_json",
     "system_tools",
+    "program_style",
+    "program_turn",
     "tool",
+    "tool_choice",
+    "tool_use",
     "question",
     "options",
     "open_question",
@@ -137,7 +142,17 @@ def system_prompt(request: PlannerInput, mode: str, prompts: PromptSet) -> str:
         )
         for t in request.tools
     )
-    return prompts.render("system_json", tools=tools)
+    text = prompts.render("system_json", tools=tools, tool_choice=tool_choice(request.tools, prompts)).rstrip()
+    if request.planning == "program":
+        text += "\n\n" + prompts.render("program_style", builtins=", ".join(SAFE_BUILTINS)).strip()
+    return text
+
+
+def tool_choice(tools, prompts: PromptSet) -> str:
+    """The "which tool for which question" list of the tools that declare ``use_for``; small
+    planners otherwise reach for the first detector whatever the question ("" without any)."""
+    lines = "\n".join(prompts.render("tool_use", use_for=t.use_for, name=t.name) for t in tools if t.use_for)
+    return prompts.render("tool_choice", lines=lines) if lines else ""
 
 
 def signature(name: str, parameters: dict) -> str:
@@ -224,15 +239,18 @@ def step_messages(step: HistoryStep, mode: str, prompts: PromptSet) -> list[dict
         ]
         return messages
     messages = [{"role": "assistant", "content": action_json(action)}]
-    if isinstance(action, CallTools):
+    if isinstance(action, (CallTools, WriteProgram)):
         body = "\n\n".join(results) or "(no results)"
         messages.append({"role": "user", "content": prompts.render("observations", results=body)})
     return messages
 
 
-def action_json(action: CallTools | FinalAnswer) -> str:
-    """An action as the planner is asked to write it in json mode (call ids left out)."""
-    if isinstance(action, CallTools):
+def action_json(action: CallTools | FinalAnswer | WriteProgram) -> str:
+    """An action as the planner is asked to write it in json mode (call ids, and the calls a
+    program made, left out)."""
+    if isinstance(action, WriteProgram):
+        obj = {"action": action.action, "thought": action.thought, "program": action.program}
+    elif isinstance(action, CallTools):
         obj = {
             "action": action.action,
             "thought": action.thought,
@@ -275,6 +293,8 @@ def _tail_text(request: PlannerInput, prompts: PromptSet) -> str:
         notes.append(prompts.render("option_scores", scores=lines))
     if request.feedback:
         notes.append(prompts.render("feedback", feedback=request.feedback))
+    if request.write_program:
+        notes.append(prompts.render("program_turn", tools=", ".join(t.name for t in request.tools)))
     if request.must_answer:
         notes.append(prompts.render("forced_answer"))
     return "\n\n".join(notes)

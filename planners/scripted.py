@@ -11,16 +11,18 @@ import time
 from collections import deque
 from typing import Any, Callable, Iterable, Union
 
-from planners.base import CallTools, FinalAnswer, PlannerError, PlannerInput, PlannerReply, parse_action, settle_action
+from planners.base import (
+    CallTools, FinalAnswer, PlannerError, PlannerInput, PlannerReply, WriteProgram, parse_action, settle_action,
+)
 from planners.config import VisionLimits
 
 #: What a script step may be: an action object, its dict form, or raw reply text (JSON or not).
-ScriptStep = Union[CallTools, FinalAnswer, dict, str]
+ScriptStep = Union[CallTools, FinalAnswer, WriteProgram, dict, str]
 
 
 def reply_for(step: ScriptStep, request: PlannerInput, *, model: str = "", seconds: float = 0.0) -> PlannerReply:
     """Validate one scripted step against ``request`` as if a model had replied it."""
-    if isinstance(step, (CallTools, FinalAnswer)):
+    if isinstance(step, (CallTools, FinalAnswer, WriteProgram)):
         raw = step.model_dump_json()
         action, error = settle_action(step, request)
     elif isinstance(step, (dict, str)):

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the full-tier test environment: a separate venv with vidagent's `full` and `dev` extras
-# (torch 2.14.1 + torchvision 0.29.1, transformers, open_clip, trackers), in which the tests
+# (torch 2.14.1 + torchvision 0.29.1, transformers, open_clip, scipy), in which the tests
 # marked `full` run:  $VENV/bin/python -m pytest -m full tests/tools/backends/full tests/tools/test_tool_contract.py
 #
 #   scripts/full_env.sh            build once; a second run is a no-op while pyproject.toml and

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from agent.cli_options import CACHE_OPTIONS, PLANNER_OPTIONS, TOOL_OPTIONS, with_options
 from server.settings import DEFAULT_PORT, TOKEN_ENV
 
 log = logging.getLogger(__name__)
@@ -29,17 +30,9 @@ log = logging.getLogger(__name__)
 @click.option("--max-upload-mb", type=click.FloatRange(min=0, min_open=True), default=512.0, show_default=True)
 @click.option("--max-runs", type=click.IntRange(min=1), default=1, show_default=True,
               help="questions answered at once; more are refused with 429")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None, help="TOML config / pipeline file")
-@click.option("--base-url", default=None, help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1")
-@click.option("--model", default=None, help="model name the endpoint serves")
-@click.option("--api-key-env", default=None, help="environment variable holding the API key")
-@click.option("--dialect", type=click.Choice(["vllm", "llamacpp", "openai"]), default=None)
-@click.option("--mode", type=click.Choice(["json", "tools"]), default=None)
-@click.option("--script", type=click.Path(path_type=Path), default=None, help="JSON list of actions (scripted planner)")
+@with_options(*PLANNER_OPTIONS)
 @click.option("--planner-factory", default=None, help="'module:function' returning a planner per question")
-@click.option("--profile", default=None, help="tool profile: core, lite or full")
-@click.option("--cache-dir", type=click.Path(path_type=Path), default=None)
-@click.option("--no-cache", is_flag=True)
+@with_options(*TOOL_OPTIONS, *CACHE_OPTIONS)
 def serve(host, port, video_roots, eval_roots, data_dir, token, max_upload_mb, max_runs, config_path, base_url,
           model, api_key_env, dialect, mode, script, planner_factory, profile, cache_dir, no_cache) -> None:
     """Serve the HTTP API and the web page (one planner kept loaded for every question)."""

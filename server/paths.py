@@ -34,9 +34,25 @@ def confined(requested: str, roots: tuple[Path, ...]) -> Path:
     real = Path(os.path.realpath(candidate))
     if not any(real == root or real.is_relative_to(root) for root in roots):
         raise PathNotAllowed(f"{requested} is outside the allowed video roots")
-    if not real.is_file():
+    if not _is_file(real):
         raise PathNotFound(f"{requested}: no such file")
     return real
+
+
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, False also where the OS refuses the name (too long: ENAMETOOLONG,
+    which pathlib raises instead of answering False)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
 
 
 def child_dir(name: str, roots: tuple[Path, ...]) -> Path:
@@ -46,6 +62,6 @@ def child_dir(name: str, roots: tuple[Path, ...]) -> Path:
         raise PathNotAllowed(f"{name!r} is not a plain directory name")
     for root in roots:
         real = Path(os.path.realpath(root / name))
-        if real.parent == root and real.is_dir():
+        if real.parent == root and _is_dir(real):
             return real
     raise PathNotFound(f"no evaluation run named {name}")

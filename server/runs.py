@@ -106,6 +106,7 @@ class RunManager:
             agent = VideoAgent(
                 planner=planner, tools=self._toolset, tool_names=self.config.tools.names, cache=self._cache,
                 budgets=self.config.budgets, tool_timeout_s=self.config.tools.timeout_s,
+                planning=self.config.planning.style,
                 progress=lambda message: emit("progress", {"message": message}),
                 on_step=lambda step, phase: emit(*step_event(step, phase)),
             )

@@ -202,6 +202,16 @@ class CacheInfo:
         )
 
 
+
+def cache_root() -> Path:
+    """vidagent's cache directory: ``$VIDAGENT_CACHE_DIR``, else the user's cache dir."""
+    directory = os.environ.get("VIDAGENT_CACHE_DIR")
+    if not directory:
+        import platformdirs
+
+        directory = platformdirs.user_cache_dir("vidagent", appauthor=False)
+    return Path(directory)
+
 class ResultCache:
     """Tool outputs in one SQLite file, safe to share between threads and processes."""
 
@@ -215,12 +225,7 @@ class ResultCache:
     @classmethod
     def default(cls) -> "ResultCache":
         """The cache at ``$VIDAGENT_CACHE_DIR/results.sqlite``, else in the user's cache dir."""
-        directory = os.environ.get("VIDAGENT_CACHE_DIR")
-        if not directory:
-            import platformdirs
-
-            directory = platformdirs.user_cache_dir("vidagent", appauthor=False)
-        return cls(Path(directory) / DB_FILENAME)
+        return cls(cache_root() / DB_FILENAME)
 
     def __repr__(self) -> str:
         return f"ResultCache({str(self.path)!r})"

@@ -86,6 +86,11 @@ class DetectionsResult(_Result):
     )
     sampled_frames: list[int] = Field(default_factory=list, description="indices of the frames looked at")
     sampled_times_s: list[float] = Field(default_factory=list, description="their times, seconds")
+    low_score: Detections | None = Field(
+        default=None,
+        description="boxes scoring below the reporting threshold, kept for trackers (ByteTrack's second "
+                    "association extends tracks through them); not in the observation",
+    )
 
 
 class TrackObjectsArgs(DetectObjectsArgs):
@@ -164,7 +169,8 @@ class Capability:
     ``description``: what the tool does, true for every backend; a backend may add one line
     about its own limits (``@backend(..., limits="knows the 80 COCO classes")``).
     ``internal``: a building block other tools call through ``ctx.call`` (cached like any
-    call) that the planner is not shown.
+    call) that the planner is not shown. ``use_for``: the kinds of question it answers, a few
+    words the planner's tool-choice list pairs with the name ("written words, signs").
     """
 
     name: str
@@ -172,6 +178,7 @@ class Capability:
     result: type[BaseModel] | None
     description: str
     internal: bool = False
+    use_for: str = ""
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -185,11 +192,13 @@ class Capability:
 
 VIDEO_INFO = Capability(
     name="video_info", args=VideoInfoArgs, result=VideoMeta,
+    use_for="video length, frame rate, size",
     description="Duration (seconds), frame rate, frame count, size (pixels) and codec of the video.",
 )
 
 DETECT_SHOTS = Capability(
     name="detect_shots", args=DetectShotsArgs, result=ShotsResult,
+    use_for="shots, cuts, scene changes, before or after a cut",
     description=(
         "Find the hard cuts between shots (camera changes) and list the shots with their start and end times "
         "in seconds. Use it for questions about scenes, shot counts or what happens before or after a cut."
@@ -198,6 +207,7 @@ DETECT_SHOTS = Capability(
 
 DETECT_OBJECTS = Capability(
     name="detect_objects", args=DetectObjectsArgs, result=DetectionsResult,
+    use_for="is something there, and where (boxes)",
     description=(
         "Find objects named by short phrases in frames sampled at `fps`, with times and boxes (x1, y1, x2, y2 "
         "pixels). The observation says how many frames were looked at and at what rate, and names any phrase "
@@ -216,6 +226,7 @@ TRACK_OBJECTS = Capability(
 
 COUNT_OBJECTS = Capability(
     name="count_objects", args=CountObjectsArgs, result=None,
+    use_for="how many of something",
     description=(
         "Count distinct objects of each kind (by tracking them) in a span, and the most seen at the same "
         "moment, with times. Counts are of tracked objects; objects that stay hidden or too small for the "
@@ -225,6 +236,7 @@ COUNT_OBJECTS = Capability(
 
 OBJECT_TIMELINE = Capability(
     name="object_timeline", args=ObjectTimelineArgs, result=None,
+    use_for="when something appears, what comes first, how long",
     description=(
         "When each tracked object is first and last seen, and the intervals in which it is visible (seconds). "
         "Use for 'when does X appear', 'what comes first', 'how long'."
@@ -233,6 +245,7 @@ OBJECT_TIMELINE = Capability(
 
 MOTION_DIRECTION = Capability(
     name="motion_direction", args=MotionDirectionArgs, result=None,
+    use_for="which way something moves",
     description=(
         "How each tracked object moves across the frame: left to right, right to left, upwards, downwards, "
         "towards or away from the camera, or roughly stationary (image coordinates; camera motion is not "
@@ -242,11 +255,13 @@ MOTION_DIRECTION = Capability(
 
 RETRIEVE_FRAMES = Capability(
     name="retrieve_frames", args=RetrieveFramesArgs, result=None,
+    use_for="finding the moment that matches a description",
     description="Find the frames that best match a text query, in time order with scores.",
 )
 
 READ_TEXT = Capability(
     name="read_text", args=ReadTextArgs, result=None,
+    use_for="written words, letters, signs, numbers, captions",
     description=(
         "Read text visible in the video (signs, captions, plates) in frames sampled at `fps`. Repeated reads of "
         "the same text are merged; each read comes with its first and last times (seconds) and box "
@@ -256,11 +271,13 @@ READ_TEXT = Capability(
 
 DESCRIBE_FRAMES = Capability(
     name="describe_frames", args=DescribeFramesArgs, result=None,
+    use_for="what a moment looks like, where things are",
     description="Describe in text what the frames at the given times show, with positions of the things seen.",
 )
 
 DOMINANT_COLOR = Capability(
     name="dominant_color", args=DominantColorArgs, result=None,
+    use_for="the colour of a thing (box from detect_objects) or of a frame",
     description=(
         "Name the main colour (red, orange, yellow, green, blue, purple, pink, brown, black, white, grey) inside "
         "a box of the frame at a time, or of the whole frame. Take boxes from detect_objects or track_objects."
@@ -273,6 +290,102 @@ BUILTIN_CAPABILITIES: dict[str, Capability] = {
     for c in (VIDEO_INFO, DETECT_SHOTS, DETECT_OBJECTS, TRACK_OBJECTS, COUNT_OBJECTS, OBJECT_TIMELINE,
               MOTION_DIRECTION, RETRIEVE_FRAMES, READ_TEXT, DESCRIBE_FRAMES, DOMINANT_COLOR)
 }
+
+
+# -- speech and ImageNet labels (lite perception) ------------------------------------------
+
+
+class TranscribeSpeechArgs(_Args):
+    span: TimeSpan | None = SpanField
+
+
+class SpokenWord(BaseModel):
+    """One word heard, with its start and end on the video's clock (seconds)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start_s: float
+    end_s: float
+    text: str
+    probability: float = Field(ge=0, le=1)
+
+
+class SpeechSegment(BaseModel):
+    """A stretch of speech (about a sentence): times in video seconds, its text and words."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start_s: float
+    end_s: float
+    text: str
+    words: list[SpokenWord] = Field(default_factory=list)
+    no_speech_prob: float = Field(default=0.0, ge=0, le=1, description="the model's belief that this is not speech")
+
+
+class Transcript(BaseModel):
+    """What a speech model heard. ``language``: ISO 639-1 code it detected (or was told)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    language: str
+    language_probability: float = Field(ge=0, le=1)
+    segments: list[SpeechSegment]
+
+
+class SpeechResult(_Result):
+    has_audio: bool = Field(description="False: the video has no audio stream (nothing was transcribed)")
+    span: TimeSpan = Field(description="the part of the video listened to, seconds")
+    transcript: Transcript | None = None
+
+
+class ClassifyFramesArgs(_Args):
+    times: list[float] | None = Field(
+        default=None, min_length=1, max_length=16, description="times in seconds of the frames to label; omit to sample"
+    )
+    span: TimeSpan | None = Field(default=None, description="when times are omitted: part of the video to sample, seconds")
+    fps: Capped(2.0) = Field(default=0.5, gt=0, description="when times are omitted: frames per second to sample (at most 2)")
+    top_k: Capped(10) = Field(default=3, ge=1, description="labels per frame (at most 10)")
+
+
+class ImageLabel(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(description="class name, e.g. 'hare'")
+    score: float = Field(ge=0, le=1, description="probability")
+
+
+class FrameLabels(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    frame_index: int
+    time_s: float
+    labels: list[ImageLabel] = Field(description="best first")
+
+
+class FrameLabelsResult(_Result):
+    frames: list[FrameLabels]
+
+
+TRANSCRIBE_SPEECH = Capability(
+    name="transcribe_speech", args=TranscribeSpeechArgs, result=SpeechResult,
+    use_for="what is said, spoken words",
+    description=(
+        "Transcribe what is said in the video's audio (or a span of it): sentences with start and end times in "
+        "seconds and the words they contain. Says so when the video has no sound or no speech."
+    ),
+)
+
+CLASSIFY_FRAMES = Capability(
+    name="classify_frames", args=ClassifyFramesArgs, result=FrameLabelsResult,
+    use_for="what kind of animal, object or scene; kind of footage",
+    description=(
+        "Name what whole frames show with image-classifier labels (animals, objects, scenes: e.g. 'hare', "
+        "'tabby', 'seashore'), best first with probabilities, for frames at given times or sampled over a span. "
+        "Use it for things an object detector has no name for."
+    ),
+)
+
+BUILTIN_CAPABILITIES.update({c.name: c for c in (TRANSCRIBE_SPEECH, CLASSIFY_FRAMES)})
 
 
 # -- grounding (appended: full tier) ------------------------------------------------------------
@@ -298,6 +411,7 @@ class GroundingResult(_Result):
 
 GROUND_PHRASE = Capability(
     name="ground_phrase", args=GroundPhraseArgs, result=GroundingResult,
+    use_for="one described object ('the man in red')",
     description=(
         "Find the one object a referring expression describes ('the man in the red coat', 'the car that turns "
         "left') over a span: one box (x1, y1, x2, y2 pixels) per frame looked at while it is visible, linked "
@@ -369,6 +483,7 @@ class SegmentationResult(_Result):
 
 SEGMENT_OBJECTS = Capability(
     name="segment_objects", args=SegmentObjectsArgs, result=SegmentationResult,
+    use_for="the exact outline or area of a thing",
     description=(
         "Outline objects pixel by pixel: objects named by phrases (found in frames sampled at `fps`) or given "
         "boxes in one frame. Reports each object's area (share of the frame) and the tight box around its "
@@ -377,6 +492,48 @@ SEGMENT_OBJECTS = Capability(
 )
 
 BUILTIN_CAPABILITIES[SEGMENT_OBJECTS.name] = SEGMENT_OBJECTS
+
+
+# -- action recognition (appended: trained recognisers, any tier) ------------------------------
+
+
+class RecognizeActionArgs(_Args):
+    span: TimeSpan | None = SpanField
+    labels: list[str] | None = Field(
+        default=None, min_length=1, max_length=20,
+        description="only score these labels (from the recogniser's label list); omit for all",
+    )
+    recognizer: str | None = Field(
+        default=None, max_length=80, description="which recogniser, when there are several; omit for the first "
+                                                 "whose labels include the ones asked for",
+    )
+
+
+class WindowScores(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    start_s: float = Field(description="window start, seconds")
+    end_s: float = Field(description="window end, seconds")
+    scores: dict[str, float] = Field(description="label -> probability (0-1) in this window")
+
+
+class RecognitionResult(_Result):
+    recognizer: str
+    labels: list[str] = Field(description="the labels scored")
+    windows: list[WindowScores] = Field(description="sliding windows over the span, in time order")
+
+
+RECOGNIZE_ACTION = Capability(
+    name="recognize_action", args=RecognizeActionArgs, result=RecognitionResult,
+    use_for="what action or camera motion happens",
+    description=(
+        "Recognise actions or camera motions over a span with a trained video recogniser: scores each of its "
+        "labels in sliding windows (start and end times in seconds) and names the best label per window. Only "
+        "the labels listed below can be recognised."
+    ),
+)
+
+BUILTIN_CAPABILITIES[RECOGNIZE_ACTION.name] = RECOGNIZE_ACTION
 
 
 # -- asking a vision-language model (appended: full tier) ---------------------------------------

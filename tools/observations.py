@@ -33,6 +33,18 @@ def describe_label(dets: Detections, label: str) -> tuple[str, list[Evidence]]:
 
 
 def not_detectable(phrase: str, nearest: str | None) -> str:
-    """The clause for a phrase the detector cannot look for."""
+    """The clause for a phrase the detector cannot look for: its presence is unknown, which a
+    small planner otherwise reads as "not there"."""
     hint = f" (nearest detectable class: {nearest})" if nearest else ""
-    return f"'{phrase}': not detectable by this detector{hint}"
+    return f"'{phrase}': not detectable by this detector, so unknown (not absent, not zero){hint}"
+
+
+def narrow_span_note(span, duration_s: float) -> str:
+    """For a result that found nothing: says that only part of the video was looked at, when the
+    span covers under half of it (a small planner asked about "the video" often passes one
+    instant, e.g. 10-10 s), so the planner widens it instead of concluding "none". ``span``: the
+    TimeSpan looked at, or None for the whole video; seconds."""
+    if span is None or duration_s <= 0 or span.end_s - span.start_s >= 0.5 * duration_s:
+        return ""
+    return (f" Only {span.start_s:.2f}-{span.end_s:.2f} s of the {duration_s:.2f} s video was looked at; "
+            "leave span out to look at all of it.")

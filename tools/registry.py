@@ -86,7 +86,8 @@ class ToolBackend:
         return self.capability.description + (f" {limits}" if limits else "")
 
     def spec(self) -> ToolSpec:
-        return ToolSpec(name=self.name, description=self.description, parameters=args_schema(self.args_model))
+        return ToolSpec(name=self.name, description=self.description, parameters=args_schema(self.args_model),
+                        use_for=self.capability.use_for)
 
 
 def args_schema(model: type[BaseModel]) -> dict:

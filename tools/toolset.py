@@ -61,6 +61,8 @@ class ToolsConfig(BaseModel):
     (bfloat16/float16 on a GPU, float32 on the CPU) or one of float32, float16, bfloat16.
     ``batch_size``: model name -> frames per forward pass. ``model_memory_gb``: the most memory
     the loaded models of a device may hold; the least recently used are evicted past it.
+    ``recognizers``: name -> a trained recogniser's checkpoint folder (``vidagent train
+    recognizer``); any profile then offers ``recognize_action`` over them.
     ``visual``: the vision-language server that backends declaring ``needs=("visual",)`` ask;
     without it those backends are left out of the toolset (and the toolset says why).
     """
@@ -76,6 +78,8 @@ class ToolsConfig(BaseModel):
     precision: Precision = Field(default="auto", description="auto, float32, float16 or bfloat16")
     batch_size: dict[str, int] = Field(default_factory=dict, description="model name -> frames per forward pass")
     model_memory_gb: float | None = Field(default=None, gt=0, description="memory budget of a device's models")
+    recognizers: dict[str, str] = Field(
+        default_factory=dict, description="name -> trained recogniser checkpoint folder (the recognize_action tool)")
     visual: VisualModelConfig | None = Field(
         default=None, description="the vision-language server of the vlm backends (describe_frames, ask_frames)"
     )
@@ -207,6 +211,11 @@ def build_toolset(config: ToolsConfig | str, registry: "ToolRegistry | None" = N
     registry = registry or default_registry()
     settings = frozenset(name for name in ("visual",) if getattr(config, name) is not None)
     toolset = registry.toolset(config.profile, config.backends, settings)
-    toolset = ToolSet(toolset.profile, toolset.backends, toolset.dropped, config.device, config.model_options(),
+    backends = dict(toolset.backends)
+    if config.recognizers:  # trained checkpoints named in config: a backend built from their cards
+        from tools.recognition.backend import recognizer_backend
+
+        backends["recognize_action"] = recognizer_backend(config.recognizers)
+    toolset = ToolSet(toolset.profile, backends, toolset.dropped, config.device, config.model_options(),
                       config.visual)
     return toolset.only(config.names) if config.names is not None else toolset

@@ -86,6 +86,7 @@ class ToolSpec(_Frozen):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     description: str = Field(min_length=1)
     parameters: dict[str, Any] = Field(description="JSON schema of the arguments object")
+    use_for: str = Field(default="", description="kinds of question it answers, for the planner's tool-choice list")
 
 
 def new_call_id() -> str:

@@ -237,6 +237,15 @@ class VideoReader:
         """Bytes of image data currently held by the LRU."""
         return self._lru.bytes
 
+    @property
+    def origin_s(self) -> float:
+        """Seconds on the container's clock of the first frame: time 0.0 of every timestamp
+        here (0.0 for an image folder). Other streams of the file (audio) are read against it."""
+        source = self._source
+        if isinstance(source, ContainerSource):
+            return float(int(source.pts[0]) * source.time_base)
+        return 0.0
+
     def index_at(self, time_s: float) -> int:
         """Index of the frame whose presentation time is nearest to ``time_s`` seconds (the
         earlier one on a tie), clamped to ``0 .. n_frames - 1``.

@@ -20,11 +20,12 @@ from evals.suites.base import (
 )
 
 # Built-in suites register themselves on import.
-from evals.suites import activitynet_qa, egoschema, mot, nextgqa, nextqa, smoke, tgif_qa  # noqa: E402  isort: skip
+from evals.suites import activitynet_qa, egoschema, folder_actions, mot, nextgqa, nextqa, smoke, tgif_qa  # noqa: E402  isort: skip
 
 __all__ = [
     "activitynet_qa",
     "egoschema",
+    "folder_actions",
     "mot",
     "nextgqa",
     "nextqa",

@@ -71,11 +71,13 @@ def port_is_free(port: int, host: str = HOST) -> bool:
         return s.connect_ex((host, port)) != 0
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: get SIGTERM when the parent dies (Linux prctl PR_SET_PDEATHSIG).
+def die_with_parent() -> None:
+    """Get SIGTERM when the parent process dies (Linux prctl PR_SET_PDEATHSIG); call it in the
+    child (before exec, or first thing in a worker process).
 
     Without it, a test runner killed with SIGKILL would leave the server running, since the
-    server lives in its own session.
+    server lives in its own session; and an eval worker would finish its sample (minutes with
+    a model planner) for a parent that is gone.
     """
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -240,7 +242,7 @@ class ManagedServer:
                 env=env,
                 cwd=self.run_dir,
                 start_new_session=True,  # own process group: stop() reaches every worker
-                preexec_fn=None if self.detached else _die_with_parent,
+                preexec_fn=None if self.detached else die_with_parent,
             )
         if not self.detached:
             _running.add(self)

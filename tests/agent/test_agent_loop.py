@@ -141,10 +141,15 @@ def test_choice_out_of_range_is_rejected(bikes_mp4, cache):
     assert "out of range" in answer.trace.steps[0].error
 
 
+def _a_new_call_each_step(request: PlannerInput) -> dict:
+    start = float(len(request.history))
+    return {"action": "call_tools", "calls": [{"name": "detect_shots", "args": {"span": {"start_s": start, "end_s": 10}}}]}
+
+
 def _always_call_tools(request: PlannerInput):
     if request.must_answer:
         return {"action": "answer", "answer": "best effort"}
-    return {"action": "call_tools", "calls": [{"name": "video_info", "args": {}}]}
+    return _a_new_call_each_step(request)
 
 
 def test_step_budget_gives_one_forced_answer_turn(bikes_mp4, cache):
@@ -157,13 +162,57 @@ def test_step_budget_gives_one_forced_answer_turn(bikes_mp4, cache):
 
 def test_budget_exhausted_when_the_forced_turn_does_not_answer(bikes_mp4, cache):
     def stubborn(request):
-        return {"action": "call_tools", "calls": [{"name": "video_info", "args": {}}]}
+        return _a_new_call_each_step(request)
 
     agent = VideoAgent(planner=FunctionPlanner(stubborn), cache=cache, budgets=Budgets(max_steps=2))
     answer = agent.ask(bikes_mp4, "q")
     assert answer.status == "budget_exhausted" and answer.text == ""
     kinds = [s.kind for s in answer.trace.steps]
     assert kinds == ["plan", "plan", "forced_answer", "forced_answer"]  # forced turn + its one retry
+
+
+def test_a_step_that_only_repeats_earlier_calls_runs_nothing_and_the_next_turn_must_answer(bikes_mp4, cache):
+    seen = []
+
+    def repeats_itself(request):
+        seen.append(request)
+        if request.must_answer:
+            return {"action": "answer", "answer": "from what I have"}
+        box = [250, 640, 300, 700] if not request.history else [250.0, 640.0, 300.0, 700.0]  # 250 == 250.0
+        return {"action": "call_tools", "calls": [{"name": "dominant_color", "args": {"time_s": 3, "box": box}}]}
+
+    answer = VideoAgent(planner=FunctionPlanner(repeats_itself), cache=cache).ask(bikes_mp4, "q")
+    assert answer.status == "answered" and answer.text == "from what I have"
+    assert [s.kind for s in answer.trace.steps] == ["plan", "plan", "forced_answer"]
+    assert answer.trace.budget_hit == "repeated_calls"
+    first, again = answer.trace.steps[0].tool_calls[0], answer.trace.steps[1].tool_calls[0]
+    assert first.status == "retry" and "outside" in first.observation
+    assert again.status == "error" and again.seconds == 0 and not again.cache_hit
+    assert again.observation.startswith("not run again: you made this same call in tool step 1, and it said: ")
+    assert first.observation in again.observation
+    assert seen[2].history[1].observations[0].text == again.observation  # the planner is told
+
+
+def test_a_span_of_no_length_is_sent_back_without_running(bikes_mp4, cache):
+    script = [{"action": "call_tools", "calls": [{"name": "detect_shots", "args": {"span": {"start_s": 10, "end_s": 10}}}]},
+              {"action": "call_tools", "calls": [{"name": "detect_shots", "args": {}}]},
+              {"action": "answer", "answer": "6 shots"}]
+    answer = VideoAgent(planner=ScriptedPlanner(script), cache=cache).ask(bikes_mp4, "q")
+    empty, whole = answer.trace.steps[0].tool_calls[0], answer.trace.steps[1].tool_calls[0]
+    assert empty.status == "retry" and empty.frames_decoded == 0
+    assert empty.observation.startswith("not run: span 10-10 s has no length. Leave span out")
+    assert whole.status == "ok" and answer.text == "6 shots"
+
+
+def test_a_step_with_one_new_call_runs_it_and_goes_on(bikes_mp4, cache):
+    shots = {"name": "detect_shots", "args": {}}
+    info = {"name": "video_info", "args": {}}
+    script = [{"action": "call_tools", "calls": [shots]}, {"action": "call_tools", "calls": [shots, info]},
+              {"action": "answer", "answer": "done"}]
+    answer = VideoAgent(planner=ScriptedPlanner(script), cache=cache).ask(bikes_mp4, "q")
+    assert [s.kind for s in answer.trace.steps] == ["plan", "plan", "plan"] and answer.trace.budget_hit is None
+    repeated, new = answer.trace.steps[1].tool_calls
+    assert repeated.observation.startswith("not run again") and new.status == "ok"
 
 
 def test_tool_call_budget_refuses_extra_calls(bikes_mp4, cache):

@@ -93,6 +93,25 @@ def test_ask_with_script_json_output(bikes_mp4, tmp_path):
     assert json.loads(again.stdout)["trace"]["totals"]["cache_hits"] == 1
 
 
+def test_ask_with_program_planning(bikes_mp4, tmp_path):
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps([
+        {"action": "program", "thought": "cuts", "program": "shots = detect_shots()\nprint(len(shots['shots']))"},
+        {"action": "answer", "answer": "six"},
+    ]))
+    p = run("ask", bikes_mp4, "How many shots?", "--script", script, "--planning", "program", "--json",
+            cache_dir=tmp_path / "c")
+    assert p.returncode == 0, p.stderr
+    steps = json.loads(p.stdout)["trace"]["steps"]
+    assert [(s["kind"], s["action"]) for s in steps] == [("program", "program"), ("plan", "answer")]
+    assert [c["name"] for c in steps[0]["tool_calls"]] == ["detect_shots"]
+
+    bad = run("ask", bikes_mp4, "How many shots?", "--script", script, "--planning", "program", "--mode", "tools",
+              cache_dir=tmp_path / "c")
+    assert bad.returncode != 0 and "planning style 'program' needs the planner's mode 'json'" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
+
+
 def test_several_questions_share_one_planner_and_the_tool_cache(bikes_mp4, tmp_path):
     script = tmp_path / "script.json"
     script.write_text(json.dumps([

@@ -83,3 +83,22 @@ def test_bad_scripts_are_one_line_config_errors(tmp_path, content, error):
 def test_configuration_errors(config, factory, error):
     with pytest.raises(ConfigError, match=error):
         PlannerSource(config, factory)
+
+
+def test_prompt_state_goes_under_the_cache_dir_keyed_by_model_sha256_and_context(tmp_path, monkeypatch):
+    import hashlib
+
+    from agent.config import LocalLLMConfig
+    from agent.planner_source import prompt_state_options
+
+    monkeypatch.setenv("VIDAGENT_CACHE_DIR", str(tmp_path / "cache"))
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"not really a model, but hashed like one")
+    sha = hashlib.sha256(model.read_bytes()).hexdigest()
+
+    options = prompt_state_options(LocalLLMConfig(model=str(model), n_ctx=4096), model)
+    assert options["state_dir"] == tmp_path / "cache" / "llm-state" / f"{sha[:16]}-ctx4096"
+    assert options["state_bytes"] == 1 << 30
+    elsewhere = prompt_state_options(LocalLLMConfig(model=str(model), prompt_state_dir=str(tmp_path / "fast")), model)
+    assert elsewhere["state_dir"] == tmp_path / "fast" / f"{sha[:16]}-ctx8192"
+    assert prompt_state_options(LocalLLMConfig(model=str(model), prompt_state_on_disk=False), model) == {}

@@ -6,6 +6,7 @@ each question, so every expected row below is known by hand.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -280,3 +281,17 @@ def test_resume_after_sigkill_loses_and_duplicates_no_row(tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert len(manifest["sessions"]) == 2 and manifest["sessions"][1]["repairs"]
     assert "| all | 20 | 50.0% |" in resumed.stdout  # the summary table
+
+
+def test_several_workers_split_the_planner_threads_unless_the_pipeline_sets_them():
+    from evals.runner import with_planner_threads_shared
+    from planners.servers.llamacpp import default_n_threads
+
+    lite = Pipeline.load(Path(__file__).resolve().parents[2] / "pipelines" / "lite.toml")
+    assert lite.config.local_llm.n_threads is None
+    assert with_planner_threads_shared(lite, 1) is lite
+    shared = with_planner_threads_shared(lite, 2).config.local_llm
+    assert shared.n_threads == default_n_threads(servers=2) >= 1
+    pinned = dataclasses.replace(lite, config=lite.config.model_copy(
+        update={"local_llm": lite.config.local_llm.model_copy(update={"n_threads": 3})}))
+    assert with_planner_threads_shared(pinned, 2).config.local_llm.n_threads == 3

@@ -124,3 +124,19 @@ def test_a_final_answer_object_is_settled_like_a_parsed_reply():
 
     action, error = settle_action(FinalAnswer(answer="2. three"), request())
     assert error is None and action.choice == 2
+
+
+def test_an_evidence_box_written_out_of_order_is_dropped_and_the_answer_stands():
+    reply = {"action": "answer", "answer": "red", "evidence": [
+        {"time_s": 0, "box": [250, 640, 192, 384], "note": "the car"}, {"time_s": 1, "box": [1, 2, 3, 4]}]}
+    action, error = parse_action(reply, request(options=None))
+    assert error is None
+    assert [(e.time_s, e.box, e.note) for e in action.evidence] == [(0, None, "the car"), (1, (1, 2, 3, 4), "")]
+    malformed = {"action": "answer", "answer": "red", "evidence": [{"time_s": 0, "box": [1, 2, "x", 4]}]}
+    assert "evidence" in parse_action(malformed, request(options=None))[1]
+
+
+def test_a_raw_newline_inside_a_string_is_read_as_a_newline():
+    raw = '{"action": "answer", "thought": "two\nlines", "answer": "six\tshots"}'
+    action, error = parse_action(raw, request(options=None))
+    assert error is None and action.thought == "two\nlines" and action.answer == "six\tshots"

@@ -5,7 +5,8 @@
 - ManagedServer: deadlines, early exits, and that no server outlives its owner (exception,
   SIGINT, SIGKILL of the owner), on Python's own http.server;
 - LlamaCppServer (``slow``): SmolLM2 served for real: schema-constrained JSON, usage, prompt
-  prefix reuse across requests, a multiple-choice answer held to its options, and a clean stop.
+  prefix reuse across requests and across servers (a state on disk), a multiple-choice answer
+  held to its options, and a clean stop.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+import diskcache
 import httpx
 import jsonschema
 import pytest
@@ -27,7 +30,9 @@ import pytest
 from planners.base import FinalAnswer, option_named
 from planners.config import PlannerConfig
 from planners.model_files import SMOLLM2, GgufPart, SplitGguf, joined_gguf, planner_model_status, smollm2_gguf
-from planners.servers.llamacpp import LlamaCppServer
+from planners.servers.llamacpp import LlamaCppServer, default_n_threads
+from planners.servers.llamacpp_state_launcher import PersistentPrefixCache
+from planners.servers.prefix_state import prefix_state_dir
 from planners.openai_compat import OpenAICompatiblePlanner
 from planners.servers.process import ManagedServer, ServerStartError, group_members, port_is_free
 from tests.planners.chat_server import TOOL_CALL_SCHEMA, sample_request
@@ -186,8 +191,11 @@ def test_the_server_stops_when_the_block_raises(tmp_path):
 
 OWNER_SCRIPT = textwrap.dedent(
     """
-    import sys, time
+    import signal, sys, time
     from planners.servers.process import ManagedServer
+    # Ctrl-C as in a terminal: a job started in the background by a non-interactive shell
+    # inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     server = ManagedServer([sys.executable, "-m", "http.server", "{port}", "--bind", "{host}"],
                            name="owned", health_path="/")
     with server:
@@ -291,6 +299,67 @@ def test_the_ram_cache_brings_back_a_conversation_after_another_one(smollm2_serv
     log = log_since(smollm2_server, offset)
     assert "cache hit" in log
     assert prompt_eval_tokens(log) < 40
+
+
+@pytest.mark.slow
+def test_a_later_server_skips_the_prompt_prefix_an_earlier_one_left_on_disk(tmp_path):
+    """What two ``vidagent ask`` commands do: each starts its own server; the second loads the
+    state the first wrote (once, at its first reply) and evaluates only the new question."""
+    state_dir = prefix_state_dir(smollm2_gguf(), 2048, parent=tmp_path)
+    question = [{"role": "system", "content": PLANNER_SYSTEM}, {"role": "user", "content": "Which tool finds class 3?"}]
+    with LlamaCppServer(smollm2_gguf(), n_ctx=2048, state_dir=state_dir) as first:
+        cold = chat(first, question, max_tokens=4)
+        chat(first, question[:1] + [{"role": "user", "content": "Which tool finds class 4?"}], max_tokens=4)
+        first_log = log_since(first, 0)
+    assert "cache miss" in first_log
+    assert len(diskcache.Cache(str(state_dir))) == 1, "one state per server: the second reply shares its prefix"
+
+    other_question = question[:1] + [{"role": "user", "content": "And which one finds class 9?"}]
+    with LlamaCppServer(smollm2_gguf(), n_ctx=2048, state_dir=state_dir) as second:
+        warm = chat(second, other_question, max_tokens=4)
+        log = log_since(second, 0)
+    assert "cache hit" in log
+    assert prompt_eval_tokens(log) < 40 < cold["usage"]["prompt_tokens"] - 200
+    assert warm["usage"]["prompt_tokens"] > cold["usage"]["prompt_tokens"] - 10
+    assert len(diskcache.Cache(str(state_dir))) == 1
+
+
+def test_the_prefix_cache_writes_one_state_per_process_and_prefers_the_longer_prefix(tmp_path):
+    """PersistentPrefixCache alone, with plain picklable values in place of llama.cpp states."""
+    cache = PersistentPrefixCache(str(tmp_path), disk_bytes=1 << 20, capacity_bytes=1 << 20)
+    with pytest.raises(KeyError):
+        cache[(1, 2, 3)]
+    cache[(1, 2, 3, 4, 5)] = StoredState("first reply")
+    cache[(9, 9, 9)] = StoredState("another conversation")  # RAM only: one disk write per process
+    assert [len(k) for k in cache.disk.iterkeys()] == [5]
+
+    later = PersistentPrefixCache(str(tmp_path), disk_bytes=1 << 20, capacity_bytes=1 << 20)
+    assert later[(1, 2, 3, 7)].label == "first reply"  # from disk
+    later[(1, 2, 3, 4, 5, 6)] = StoredState("shares 5 of 6 tokens with the disk state")
+    assert len(later.disk) == 2, "under 90% shared, so the new state is written"
+    assert later[(1, 2, 3, 4, 5, 6, 8)].label == "shares 5 of 6 tokens with the disk state"
+
+    third = PersistentPrefixCache(str(tmp_path), disk_bytes=1 << 20, capacity_bytes=1 << 20)
+    third[(1, 2, 3, 4, 5)] = StoredState("equal to a stored key")
+    assert len(third.disk) == 2, "a state the disk already holds is not written again"
+
+
+@dataclass
+class StoredState:
+    label: str
+    llama_state_size: int = 1000  # bytes; LlamaRAMCache sums it to keep to its capacity
+
+
+@pytest.mark.parametrize("cores, load, servers, expected", [
+    (2, 0.1, 1, 2),   # idle: every core (1.8x faster than one thread, measured)
+    (2, 1.2, 1, 1),   # another busy process: one core left to it
+    (8, 3.0, 1, 7),
+    (2, 0.0, 2, 1),   # two servers at once share the cores, idle or not
+    (8, 0.0, 3, 2),
+    (1, 0.0, 4, 1),
+])
+def test_default_threads_take_every_core_only_on_an_idle_machine(cores, load, servers, expected):
+    assert default_n_threads(servers=servers, load_1min=load, cores=cores) == expected
 
 
 def prompt_eval_tokens(log: str) -> int:

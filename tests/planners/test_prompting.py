@@ -194,6 +194,27 @@ def test_compact_prompt_lists_tools_as_signatures():
     assert '"properties"' not in compact
 
 
+@pytest.mark.parametrize("prompt_set", ["default"])
+def test_the_tool_choice_list_pairs_question_kinds_with_the_profiles_own_tools(prompt_set):
+    from tools.registry import default_registry
+
+    lite = default_registry().toolset("lite").specs()
+    request = sample_request().model_copy(update={"tools": tuple(lite)})
+    system = render_messages(request, mode="json", prompts=load_prompts(prompt_set))[0]["content"]
+    choice = system.split("Which tool answers which kind of question:\n", 1)[1]
+    assert "- written words, letters, signs, numbers, captions: read_text" in choice
+    assert "- how many of something: count_objects" in choice
+    listed = {line.rsplit(": ", 1)[1] for line in choice.splitlines() if line.startswith("- ")}
+    assert listed <= {t.name for t in lite} and "read_text" in listed
+    assert "ground_phrase" not in system, "a full-tier tool is not named to a lite planner"
+    assert "not absent" in choice
+
+    bare = sample_request()  # tools that declare no use: no list, no dangling header
+    assert "Which tool answers" not in render_messages(bare, mode="json", prompts=load_prompts(prompt_set))[0]["content"]
+    compact = render_messages(request, mode="json", prompts=load_prompts("compact"))[0]["content"]
+    assert "Which tool answers" not in compact, "the lite default's prompt leaves the list out (it broke make demo)"
+
+
 def test_signature_shows_required_optional_and_defaults():
     from planners.prompting import signature
     from tools.capabilities import DetectObjectsArgs

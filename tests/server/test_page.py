@@ -19,6 +19,7 @@ import pytest
 from PIL import Image
 
 from tests.server.conftest import TAXI_QUESTION, TAXI_SCRIPT, start_server
+from tests.requirements import missing
 
 pytestmark = [pytest.mark.slow, pytest.mark.lite, pytest.mark.browser]
 
@@ -30,7 +31,7 @@ MAGENTA = np.array([255, 0, 255])
 
 def needs_chromium() -> None:
     if not Path(CHROMIUM).is_file():
-        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+        missing("Debian's chromium is not installed (apt-get install -y chromium)")
 
 
 def test_page_answers_the_taxi_question_with_evidence_on_the_frame(tmp_path, bikes_mp4, served_list):

@@ -49,6 +49,17 @@ def test_paths_inside_resolve_to_real_files(roots):
         confined("sub/a.mp4", ())
 
 
+def test_a_name_too_long_for_the_file_system_is_not_found_not_a_crash(roots):
+    """pathlib raises ENAMETOOLONG from is_file()/is_dir() instead of answering False (the
+    schema fuzzer found the 500 with a path of 1,000 zeros)."""
+    with pytest.raises(PathNotFound):
+        confined("0" * 1000, roots)
+    with pytest.raises(PathNotFound):
+        confined("sub/" + "0" * 300 + ".mp4", roots)
+    with pytest.raises(PathNotFound):
+        child_dir("0" * 1000, roots)
+
+
 def test_child_dir_takes_one_plain_name_inside(roots):
     assert child_dir("sub", roots) == roots[0] / "sub"
     for name in ("..", ".", "sub/..", "a/b", "", "x\x00"):

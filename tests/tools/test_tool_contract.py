@@ -85,7 +85,8 @@ def toolset_with(backend, tiny_models: bool = False):
 
                 toolset = dataclasses.replace(toolset, models=ModelOptions(weights=tiny_weights()))
             return toolset
-    pytest.skip(f"no profile offers {backend.name}[{backend.backend}] with its requirements {backend.requires}")
+    pytest.fail(f"no profile offers {backend.name}[{backend.backend}] with its requirements {backend.requires}: "
+                "a registered backend nobody can use")
 
 
 @pytest.mark.parametrize("backend", BACKENDS, ids=IDS)

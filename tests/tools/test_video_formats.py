@@ -33,6 +33,7 @@ from tests.videos import (
 )
 from tools.errors import CorruptVideoError, NotAVideoError, VideoError
 from tools.video import VideoReader
+from tests.requirements import missing
 
 SIZE = (160, 96)
 
@@ -251,7 +252,7 @@ def test_codec_and_container_agree_with_opencv(tmp_path, name, codec, expected_c
     if codec == "av1":
         codec = _av1_encoder()
         if codec is None:
-            pytest.skip("this PyAV build has no AV1 encoder to make the clip")
+            missing("this PyAV build has no AV1 encoder to make the clip")
     fps = 25 if name.endswith(".gif") else 24
     path = make_video(tmp_path / name, codec=codec, fps=fps, n_frames=30, cuts=(12,))
     reader, images = read_all(path)

@@ -9,7 +9,7 @@ from tools.shots import detect_shot_boundaries
 from tools.types import Evidence, ToolOutput
 
 
-@backend(DETECT_SHOTS, name="hsv-content", version="2", timeout_s=300)
+@backend(DETECT_SHOTS, name="hsv-content", version="3", timeout_s=300)
 def detect_shots(args: DetectShotsArgs, ctx: ToolContext) -> ToolOutput[ShotsResult]:
     span = ctx.span_or_all(args.span)
     cuts = detect_shot_boundaries(ctx.video, span=span, stats=ctx.counters.decode)
@@ -17,7 +17,12 @@ def detect_shots(args: DetectShotsArgs, ctx: ToolContext) -> ToolOutput[ShotsRes
     cut_times = [round(c.time_s, 3) for c in cuts]
     text = ", ".join(f"{t:.2f}" for t in cut_times) or "none"
     # Shots first: small planners tend to repeat the first number they read.
-    observation = f"{len(shots)} shots in {span.start_s:.2f}-{span.end_s:.2f} s, separated by {len(cuts)} cuts at {text} s"
+    where = f"{span.start_s:.2f}-{span.end_s:.2f} s"
+    if cuts:
+        cut_words = "1 cut" if len(cuts) == 1 else f"{len(cuts)} cuts"
+        observation = f"{len(shots)} shots in {where}, separated by {cut_words} at {text} s"
+    else:
+        observation = f"1 shot in {where}: no cut, one continuous take"
     return ToolOutput(
         observation=observation,
         data=ShotsResult(cut_times_s=cut_times, shots=shots),

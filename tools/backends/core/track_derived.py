@@ -17,13 +17,14 @@ from tools.capabilities import (
     TracksResult,
 )
 from tools.context import ToolContext
+from tools.observations import narrow_span_note, not_detectable
 from tools.registry import backend
 from tools.tracking import sampling_rate
 from tools.track_analysis import TrackSummary, max_simultaneous, motion_of, summarize_tracks
 from tools.types import Evidence, ToolOutput
 
 MAX_LISTED = 12
-FROM_TRACKS = dict(name="tracks", requires=("track_objects",), timeout_s=300)
+FROM_TRACKS = dict(name="tracks", version="3", requires=("track_objects",), timeout_s=300)
 
 
 def _tracks(args, ctx: ToolContext) -> tuple[TracksResult, list[TrackSummary], str]:
@@ -31,8 +32,19 @@ def _tracks(args, ctx: ToolContext) -> tuple[TracksResult, list[TrackSummary], s
     rate = sampling_rate(list(zip(tracks.sampled_frames, tracks.sampled_times_s)), args.fps)
     summaries = summarize_tracks(tracks.detections, 1.0 / rate)
     unsupported = [p for p, label in tracks.phrase_labels.items() if label is None]
-    note = f" Not detectable by this detector: {', '.join(unsupported)}." if unsupported else ""
-    return tracks, summaries, note
+    return tracks, summaries, unknown_note(unsupported)
+
+
+def unknown_note(phrases: list[str]) -> str:
+    """What a result means for phrases the detector has no class for: unknown, not absent."""
+    return "; ".join(not_detectable(p, None) for p in phrases)
+
+
+def _joined(note: str, lines: list[str], when_empty: str) -> str:
+    """The unknown phrases first (a small planner reads the first words), then the findings."""
+    if note and not lines:
+        return note
+    return "; ".join(filter(None, [note, "; ".join(lines) or when_empty]))
 
 
 def _box_evidence(t: TrackSummary, note: str) -> Evidence:
@@ -51,7 +63,8 @@ def count_objects(args: CountObjectsArgs, ctx: ToolContext) -> ToolOutput:
         spans = "; ".join(f"#{t.track_id} {t.first_s:.2f}-{t.last_s:.2f} s" for t in mine[:MAX_LISTED])
         lines.append(f"{label}: {len(mine)} distinct, at most {most} at once{when_text}" + (f" [{spans}]" if spans else ""))
         evidence += [_box_evidence(t, f"{label} #{t.track_id}") for t in mine[:MAX_LISTED]]
-    return ToolOutput(observation=("; ".join(lines) or "nothing detected") + note, evidence=evidence)
+    nothing = "" if evidence else narrow_span_note(args.span, ctx.meta.duration_s)
+    return ToolOutput(observation=_joined(note, lines, "nothing detected") + nothing, evidence=evidence)
 
 
 @backend(OBJECT_TIMELINE, **FROM_TRACKS)
@@ -63,7 +76,8 @@ def object_timeline(args: ObjectTimelineArgs, ctx: ToolContext) -> ToolOutput:
         lines.append(f"{t.label} #{t.track_id}: first {t.first_s:.2f} s, last {t.last_s:.2f} s, visible {intervals}")
     more = f"; and {len(summaries) - MAX_LISTED} more tracks" if len(summaries) > MAX_LISTED else ""
     evidence = [_box_evidence(t, f"{t.label} #{t.track_id} first seen") for t in summaries[:MAX_LISTED]]
-    return ToolOutput(observation=("; ".join(lines) or "nothing detected") + more + note, evidence=evidence)
+    nothing = "" if evidence else narrow_span_note(args.span, ctx.meta.duration_s)
+    return ToolOutput(observation=_joined(note, lines, "nothing detected") + more + nothing, evidence=evidence)
 
 
 @backend(MOTION_DIRECTION, **FROM_TRACKS)
@@ -76,5 +90,6 @@ def motion_direction(args: MotionDirectionArgs, ctx: ToolContext) -> ToolOutput:
         for t in moving[:MAX_LISTED]
     ]
     evidence = [_box_evidence(t, f"{t.label} #{t.track_id}") for t in moving[:MAX_LISTED]]
-    text = "; ".join(lines) or "no object was tracked long enough (3 or more sampled frames) to judge its motion"
-    return ToolOutput(observation=text + note, evidence=evidence)
+    too_short = "no object was tracked long enough (3 or more sampled frames) to judge its motion"
+    nothing = "" if evidence else narrow_span_note(args.span, meta.duration_s)
+    return ToolOutput(observation=_joined(note, lines, too_short) + nothing, evidence=evidence)

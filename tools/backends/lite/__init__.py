@@ -5,4 +5,4 @@ on a tool's first call; a missing extra surfaces as an ``error`` observation nam
 ``pip install 'vidagent[lite]'``.
 """
 
-from tools.backends.lite import detect, retrieve, text  # noqa: F401
+from tools.backends.lite import classify, detect, retrieve, speech, text  # noqa: F401

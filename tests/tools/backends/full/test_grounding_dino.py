@@ -15,7 +15,6 @@ import pytest
 from tools.backends.full.detect import run_grounding_dino
 from tools.backends.full.models.grounding_dino import (GROUNDING_DINO, TEXT_THRESHOLD, boxes_of_image, build_prompt,
                                                        load_grounding_dino)
-from tools.cache import ResultCache
 from tools.capabilities import DetectionsResult, GroundingResult, TracksResult
 from tools.context import ToolContext
 from tools.model_loading import ModelLoader, ModelOptions
@@ -23,29 +22,12 @@ from tools.runner import ToolRunner
 from tools.sampling import SampledFrames
 from tools.toolset import build_toolset
 from tools.types import Frame, ToolCall
-from tools.video import VideoReader
 
 pytestmark = [pytest.mark.full, pytest.mark.slow]
 
 W, H = 640, 272
 SPAN = {"start_s": 0.0, "end_s": 2.0}
 
-
-@pytest.fixture(scope="module")
-def reader(bikes_mp4):
-    with VideoReader.open(bikes_mp4) as r:
-        yield r
-
-
-@pytest.fixture(scope="module")
-def loader():
-    return ModelLoader()
-
-
-@pytest.fixture
-def runner(full_config, reader, loader, tmp_path):
-    return ToolRunner(build_toolset(full_config), reader, cache=ResultCache(tmp_path / "c.sqlite"), timeout_s=600,
-                      models=loader)
 
 
 @pytest.fixture(scope="module")

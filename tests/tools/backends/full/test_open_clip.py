@@ -12,33 +12,13 @@ import pytest
 
 from tools.backends.full.models.clip import OPEN_CLIP
 from tools.backends.full.retrieve import MIN_GAP_S, RETRIEVAL_FPS
-from tools.cache import ResultCache
 from tools.capabilities import FrameEmbeddings
-from tools.model_loading import ModelLoader
 from tools.retrieval import temporal_nms
-from tools.runner import ToolRunner
 from tools.toolset import build_toolset
 from tools.types import ToolCall
-from tools.video import VideoReader
 
 pytestmark = [pytest.mark.full, pytest.mark.slow]
 
-
-@pytest.fixture(scope="module")
-def reader(bikes_mp4):
-    with VideoReader.open(bikes_mp4) as r:
-        yield r
-
-
-@pytest.fixture(scope="module")
-def loader():
-    return ModelLoader()
-
-
-@pytest.fixture
-def runner(full_config, reader, loader, tmp_path):
-    return ToolRunner(build_toolset(full_config), reader, cache=ResultCache(tmp_path / "c.sqlite"), timeout_s=600,
-                      models=loader)
 
 
 def test_retrieval_is_offered_but_the_embedding_tool_is_not_shown_to_the_planner(full_config):

@@ -116,3 +116,19 @@ def test_an_open_clip_folder_without_weights_is_one_line_naming_the_file_and_con
     assert model_id(Weights.parse("ViT-B-32:laion2b_s34b_b79k")) == ("ViT-B-32", "laion2b_s34b_b79k")
     (tmp_path / "open_clip_model.safetensors").write_bytes(b"")
     assert model_id(Weights.path(tmp_path)) == (f"local-dir:{tmp_path.resolve()}", None)
+
+
+def test_a_detection_starts_an_object_only_where_no_tracked_mask_of_its_label_covers_it():
+    from tools.backends.full.track import NEW_OBJECT_IOU, new_objects
+
+    boxes = np.array([[0, 0, 10, 10], [100, 0, 110, 10], [1, 0, 10, 10], [200, 0, 210, 10], [0, 0, 10, 10]], float)
+    labels = np.array(["car", "car", "car", "car", "person"])
+    confidence = np.array([0.5, 0.6, 0.9, 0.4, 0.3])
+    tracked = np.array([[100, 0, 110, 12]], float)  # IoU with box 1: 100 / 120 = 0.83
+    assert iou_matrix(boxes[1:2], tracked)[0, 0] >= NEW_OBJECT_IOU
+    # Box 2 (0.9) is new; box 0 overlaps it (IoU 0.9) so is the same object; box 1 is tracked;
+    # box 3 is new; the person at box 0's place is another label, so new too. Most confident first.
+    assert new_objects(boxes, labels, confidence, tracked, np.array(["car"]), room=10).tolist() == [2, 3, 4]
+    assert new_objects(boxes, labels, confidence, tracked, np.array(["person"]), room=10).tolist() == [2, 1, 3, 4]
+    assert new_objects(boxes, labels, confidence, tracked, np.array(["car"]), room=2).tolist() == [2, 3]
+    assert new_objects(boxes, labels, confidence, np.zeros((0, 4)), np.array([]), room=0).tolist() == []

@@ -11,36 +11,15 @@ import numpy as np
 import pytest
 
 from tools.backends.full.segment import MAX_MASKS, MAX_MASKS_PER_FRAME
-from tools.cache import ResultCache
 from tools.capabilities import SegmentationResult
 from tools.masks import mask_boxes
-from tools.model_loading import ModelLoader
-from tools.runner import ToolRunner
-from tools.toolset import build_toolset
 from tools.types import ToolCall
-from tools.video import VideoReader
 
 pytestmark = [pytest.mark.full, pytest.mark.slow]
 
 W, H = 640, 272
 SPAN = {"start_s": 0.0, "end_s": 2.0}
 
-
-@pytest.fixture(scope="module")
-def reader(bikes_mp4):
-    with VideoReader.open(bikes_mp4) as r:
-        yield r
-
-
-@pytest.fixture(scope="module")
-def loader():
-    return ModelLoader()
-
-
-@pytest.fixture
-def runner(full_config, reader, loader, tmp_path):
-    return ToolRunner(build_toolset(full_config), reader, cache=ResultCache(tmp_path / "c.sqlite"), timeout_s=900,
-                      models=loader)
 
 
 def test_phrases_are_detected_then_segmented_at_source_resolution(runner):

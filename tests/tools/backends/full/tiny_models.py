@@ -122,6 +122,50 @@ def build_sam2(folder: Path, seed: int = 0) -> Path:
     return folder
 
 
+def build_sam2_video(folder: Path, seed: int = 0) -> Path:
+    """A tiny transformers Sam2VideoModel (2.1M parameters: the image model's Hiera trunk, one
+    memory-attention layer, 3 memory frames) and its processor, saved as the released checkpoints
+    are (which ``Sam2Model`` loads too). SAM2's video code needs the mask decoder's width above the
+    memory's 64 channels (object pointers are split into 64-wide tokens) and the FPN as wide as
+    the decoder.
+
+    The object-score head's last bias is set to +10 ("the object is in the frame"): with random
+    weights its logits sit near 0 and SAM2 blanks a mask whose logit is negative, so without it
+    propagated masks would be empty for no reason a test could assert."""
+    import torch
+    from transformers import Sam2HieraDetConfig, Sam2VideoConfig, Sam2VideoModel, Sam2VideoProcessor, Sam2VisionConfig
+    from transformers.models.sam2.image_processing_sam2 import Sam2ImageProcessor
+    from transformers.models.sam2_video.video_processing_sam2_video import Sam2VideoVideoProcessor
+
+    s, width = SAM2_SIZE, 128
+    backbone = Sam2HieraDetConfig(
+        hidden_size=16, num_attention_heads=1, image_size=[s, s], blocks_per_stage=[1, 1, 2, 1],
+        embed_dim_per_stage=[16, 32, 64, 128], num_attention_heads_per_stage=[1, 1, 2, 4],
+        window_size_per_stage=[8, 4, 14, 7], global_attention_blocks=[3], window_positional_embedding_background_size=[7, 7],
+    )
+    vision = Sam2VisionConfig(backbone_config=backbone, backbone_channel_list=[128, 64, 32, 16],
+                              backbone_feature_sizes=[[s // 4, s // 4], [s // 8, s // 8], [s // 16, s // 16]],
+                              fpn_hidden_size=width)
+    config = Sam2VideoConfig(
+        vision_config=vision, image_size=s,
+        prompt_encoder_config={"hidden_size": width, "image_size": s, "patch_size": 16, "mask_input_channels": 4},
+        mask_decoder_config={"hidden_size": width, "mlp_dim": 64, "num_attention_heads": 2, "iou_head_hidden_dim": 32},
+        num_maskmem=3, memory_attention_hidden_size=width, memory_attention_num_layers=1,
+        memory_attention_feed_forward_hidden_size=64, memory_attention_rope_feat_sizes=[s // 16, s // 16],
+        memory_encoder_hidden_size=width, memory_encoder_output_channels=64, mask_downsampler_embed_dim=width,
+        memory_fuser_embed_dim=width, memory_fuser_intermediate_dim=64, memory_fuser_num_layers=1,
+    )
+    torch.manual_seed(seed)
+    model = Sam2VideoModel(config).eval()
+    with torch.no_grad():
+        model.mask_decoder.pred_obj_score_head.proj_out.bias.fill_(10.0)
+    model.save_pretrained(folder)
+    sizes = dict(size={"height": s, "width": s}, mask_size={"height": s // 4, "width": s // 4})
+    Sam2VideoProcessor(image_processor=Sam2ImageProcessor(**sizes), video_processor=Sam2VideoVideoProcessor(**sizes)
+                       ).save_pretrained(folder)
+    return folder
+
+
 def require_full_env() -> None:
     """Fail with the command to run when this interpreter lacks the full tier's libraries."""
     import importlib.util
@@ -143,4 +187,5 @@ def tiny_weights() -> dict[str, Weights]:
         "grounding-dino": Weights.path(build_grounding_dino(root / "grounding-dino")),
         "open-clip": Weights.path(build_open_clip(root / "open-clip")),
         "sam2": Weights.path(build_sam2(root / "sam2")),
+        "sam2-video": Weights.path(build_sam2_video(root / "sam2-video")),
     }

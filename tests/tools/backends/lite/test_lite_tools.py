@@ -57,9 +57,28 @@ def test_derived_tools_reuse_the_tracks(runner):
     assert "person" in motion.observation and "left to right" in motion.observation
 
 
+def test_a_class_the_detector_lacks_is_reported_unknown_first_not_as_nothing(runner):
+    args = {"phrases": ["tractor"], "span": {"start_s": 7.5, "end_s": 9.6}}
+    for tool in ("count_objects", "object_timeline", "motion_direction"):
+        r = call(runner, tool, **args)
+        assert r.observation.startswith("'tractor': not detectable by this detector, so unknown"), tool
+        assert "nothing detected" not in r.observation
+    mixed = call(runner, "count_objects", phrases=["tractor", "person"], span=args["span"])
+    assert mixed.observation.startswith("'tractor': not detectable")
+    assert "person: " in mixed.observation
+
+
+def test_no_text_is_said_as_a_sentence_with_where_it_looked(runner):
+    r = call(runner, "read_text", span={"start_s": 9.0, "end_s": 9.2}, fps=5)  # a shot with no text (by eye)
+    assert r.observation == ("No text read in 2 frames at 5 fps over 9.00-9.20 s. Only 9.00-9.20 s of the "
+                             "10.00 s video was looked at; leave span out to look at all of it.")
+    assert r.evidence == []
+
+
 def test_read_text_reads_the_taxi_sign(runner):
     r = call(runner, "read_text", span={"start_s": 2.4, "end_s": 3.04}, fps=5)
-    assert '"TAXI"' in r.observation
+    # The words lead, before any box: a 1.5B planner once answered "no word" with TAXI in hand.
+    assert r.observation.startswith('Text read: "TAXI" (')
     taxi = [e for e in r.evidence if "TAXI" in e.note]
     assert taxi and 2.4 <= taxi[0].time_s <= 3.04
 
@@ -81,3 +100,16 @@ def test_dominant_color_on_a_generated_red_frame(tmp_path):
         runner = ToolRunner(default_registry().toolset("core"), reader, cache=None)
         (r,) = runner.run([ToolCall(name="dominant_color", args={"time_s": 0.5})])
     assert r.status == "ok" and "red" in r.observation.split("(")[0]
+
+
+def test_detections_below_the_reporting_threshold_are_kept_for_tracking(runner):
+    args = {"phrases": ["person", "car"], "span": {"start_s": 7.5, "end_s": 9.6}, "fps": 5.0}
+    r = call(runner, "detect_objects", **args)
+    reported, low = r.data.detections, r.data.low_score
+    assert len(reported) and reported.confidence.min() >= 0.35
+    assert low is not None and len(low) and 0.2 <= low.confidence.min() and low.confidence.max() < 0.35
+    assert set(low.frame_index.tolist()) <= set(r.data.sampled_frames)
+    tracked = call(runner, "track_objects", **args).data.detections
+    observed = tracked[tracked.confidence > 0]
+    # some weak boxes extended tracks (ByteTrack's second association)
+    assert (observed.confidence < 0.35).any()

