@@ -41,10 +41,10 @@ FULL_VENV ?= $(HOME)/.cache/vidagent/full-venv
 full-env:
 	VIDAGENT_FULL_VENV=$(FULL_VENV) bash scripts/full_env.sh
 
+# Two lanes side by side (scripts/run_tests.sh says why): the vLLM servers and the full tier
+# beside the rest.
 test: setup vllm-env full-env
-	$(BIN)/python -m pytest -q -m "not full" --durations=15
-	$(FULL_VENV)/bin/python -m pytest -q -m full tests/tools/backends/full tests/tools/test_tool_contract.py
-	$(FULL_VENV)/bin/python -m pytest -q -m full tests/tools/recognition
+	VIDAGENT_TEST_PYTHON=$(BIN)/python VIDAGENT_FULL_PYTHON=$(FULL_VENV)/bin/python bash scripts/run_tests.sh
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow and not vllm and not full"
