@@ -53,12 +53,16 @@ else
   log="$log_dir/lane2.log"
   echo "run_tests.sh: lane 2 (vllm serve, then the full tier) runs beside this one; its log: $log"
   # Its own process group (setsid), so that an interrupt stops its servers too.
-  export -f lane_2 run_part
+  export -f lane_1 lane_2 run_part
   export PY FULL_PY
   setsid bash -c lane_2 > "$log" 2>&1 &
   lane_2_pid=$!
-  trap 'kill -- -"$lane_2_pid" 2>/dev/null; exit 130' INT TERM
-  lane_1; rc1=$?
+  # Lane 1 runs in the background too, so that an interrupt or a TERM is handled at once (a
+  # trap waits for a foreground command) and stops both lanes.
+  setsid bash -c lane_1 &
+  lane_1_pid=$!
+  trap 'kill -- -"$lane_1_pid" -"$lane_2_pid" 2>/dev/null; echo "run_tests.sh: interrupted" >&2; exit 130' INT TERM
+  wait "$lane_1_pid"; rc1=$?
   wait "$lane_2_pid"; rc2=$?
   trap - INT TERM
   echo "======================== lane 2: vllm serve, then the full tier ========================"
