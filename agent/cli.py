@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 import click
 
-from agent.cli_options import CACHE_OPTIONS, PLANNER_OPTIONS, TOOL_OPTIONS, with_options
+from agent.cli_options import CACHE_OPTIONS, PLANNER_OPTIONS, TOOL_OPTIONS, planner_overrides, with_options
 from tools.errors import InputError, MissingExtraError, VidagentError
 
 
@@ -231,8 +231,8 @@ def planner_stop() -> None:
 @click.option("--trace", "trace_path", type=click.Path(path_type=Path), default=None, help="append the trace as JSONL")
 @with_options(*CACHE_OPTIONS)
 def ask(video: Path, question: str, more_questions: tuple[str, ...], options: tuple[str, ...], as_json: bool,
-        config_path, base_url, model, api_key_env, dialect, mode, script, profile, max_steps, max_tool_calls,
-        max_seconds, planning, trace_path, cache_dir, no_cache) -> None:
+        config_path, base_url, model, api_key_env, dialect, mode, script, vision, max_images, profile, max_steps,
+        max_tool_calls, max_seconds, planning, trace_path, cache_dir, no_cache) -> None:
     """Ask QUESTION (and each -q QUESTION) about VIDEO and print the answers with their evidence."""
     from agent.config import AgentConfig
     from agent.planner_source import PlannerSource
@@ -240,13 +240,9 @@ def ask(video: Path, question: str, more_questions: tuple[str, ...], options: tu
     from tools.video import VideoReader
 
     base = None if (config_path or base_url or script) else AgentConfig.lite_default()
-    planner_overrides = {"base_url": base_url, "model": model, "api_key_env": api_key_env,
-                         "dialect": dialect, "mode": mode}
-    if base_url or script:
-        planner_overrides["kind"] = "openai" if base_url else "scripted"
     config = AgentConfig.load(config_path, {
         "": {"script": str(script) if script else None},
-        "planner": planner_overrides,
+        "planner": planner_overrides(base_url, model, api_key_env, dialect, mode, script, vision, max_images),
         "tools": {"profile": profile},
         "budgets": {"max_steps": max_steps, "max_tool_calls": max_tool_calls, "max_seconds": max_seconds},
         "planning": {"style": planning},
@@ -308,8 +304,9 @@ def _print_answer(answer, options: tuple[str, ...]) -> None:
             box = f" box={tuple(round(v) for v in e.box)}" if e.box else ""
             click.echo(f"  evidence: {e.time_s:7.2f} s (frame {e.frame_index}){box} {e.note}")
     t = answer.trace.totals
+    images = f"{t.images} images to the planner, " if t.images else ""
     click.echo(
-        f"[{t.steps} steps, {t.tool_calls} tool calls, {t.prompt_tokens}+{t.completion_tokens} tokens, "
+        f"[{t.steps} steps, {t.tool_calls} tool calls, {images}{t.prompt_tokens}+{t.completion_tokens} tokens, "
         f"{t.frames_decoded} frames decoded, {t.frames_through_models} through models, "
         f"{t.cache_hits} cache hits, {t.wall_seconds:.1f} s]",
         err=True,

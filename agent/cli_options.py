@@ -19,7 +19,20 @@ PLANNER_OPTIONS = (
     click.option("--mode", type=click.Choice(["json", "tools"]), default=None),
     click.option("--script", type=click.Path(path_type=Path), default=None,
                  help="JSON list of actions (scripted planner)"),
+    click.option("--vision/--no-vision", default=None,
+                 help="the planner model takes images (e.g. Qwen2.5-VL): each step carries frames ([planner] vision)"),
+    click.option("--max-images", type=click.IntRange(min=0), default=None,
+                 help="frames per step for a vision planner ([planner] max_images)"),
 )
+
+
+def planner_overrides(base_url, model, api_key_env, dialect, mode, script, vision, max_images) -> dict:
+    """The ``[planner]`` overrides the planner options give (None: not given, keep the config's)."""
+    planner = {"base_url": base_url, "model": model, "api_key_env": api_key_env, "dialect": dialect, "mode": mode,
+               "vision": vision, "max_images": max_images}
+    if base_url or script:
+        planner["kind"] = "openai" if base_url else "scripted"
+    return planner
 
 TOOL_OPTIONS = (
     click.option("--profile", default=None, help="tool profile: core, lite or full"),

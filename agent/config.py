@@ -144,6 +144,15 @@ class AgentConfig(BaseModel):
             raise ValueError("planning style 'program' needs the planner's mode 'json'")
         return self
 
+    @model_validator(mode="after")
+    def _vision_needs_a_server_that_sees(self) -> "AgentConfig":
+        if self.planner.vision and self.local_llm is not None:
+            raise ValueError(
+                f"[planner] vision needs a model that takes images behind [planner] base_url (e.g. Qwen2.5-VL "
+                f"under vllm serve); the embedded planner ({self.local_llm.model}) reads text only"
+            )
+        return self
+
     @classmethod
     def lite_default(cls) -> "AgentConfig":
         """The embedded default: Qwen2.5-Coder-1.5B under llama.cpp, lite tools, JSON-constrained replies."""
@@ -191,7 +200,8 @@ class AgentConfig(BaseModel):
             where = f"{path}: " if path else ""
             err = exc.errors()[0]
             loc = ".".join(str(x) for x in err["loc"])
-            raise ConfigError(f"{where}invalid config at {loc}: {err['msg']}") from exc
+            message = err["msg"].removeprefix("Value error, ")  # a validator's own sentence
+            raise ConfigError(f"{where}invalid config{f' at {loc}' if loc else ''}: {message}") from exc
 
 
 def _as_dict(section: Any) -> dict:

@@ -112,6 +112,30 @@ def test_ask_with_program_planning(bikes_mp4, tmp_path):
     assert len(bad.stderr.strip().splitlines()) == 1
 
 
+def test_vision_flags_send_frames_to_the_planner_and_the_trace_counts_them(bikes_mp4, tmp_path):
+    """--vision --max-images 2 against an endpoint nobody listens on: the first step's request
+    carried two evenly spaced frames (recorded before it was sent), and the refusal is one line."""
+    import socket
+
+    with socket.socket() as s:  # a port that was free a moment ago: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    p = run("ask", bikes_mp4, "What colour is the taxi?", "--base-url", f"http://127.0.0.1:{port}/v1", "--model", "vlm",
+            "--vision", "--max-images", "2", "--profile", "core", "--json", cache_dir=tmp_path / "c")
+    assert p.returncode == 1, p.stderr
+    out = json.loads(p.stdout)
+    assert out["status"] == "error" and "\n" not in out["error"]
+    (step,) = out["trace"]["steps"]
+    assert step["action"] == "planner_error"
+    assert step["images"] == 2 and step["image_frames"] == [62, 187]  # centres of the two halves of 250 frames
+    assert step["image_pixels"] == 2 * 640 * 272  # under the default 768-pixel side: sent as decoded
+    assert out["trace"]["totals"]["images"] == 2
+
+    blind = run("ask", bikes_mp4, "What colour is the taxi?", "--vision", cache_dir=tmp_path / "c")
+    assert blind.returncode != 0 and "the embedded planner (qwen2.5-coder-1.5b) reads text only" in blind.stderr
+    assert len(blind.stderr.strip().splitlines()) == 1
+
+
 def test_several_questions_share_one_planner_and_the_tool_cache(bikes_mp4, tmp_path):
     script = tmp_path / "script.json"
     script.write_text(json.dumps([

@@ -1,7 +1,11 @@
 """A vision planner lends its server to the tools that ask a vision-language model."""
 
+import pytest
+from pydantic import ValidationError
+
 from agent.config import AgentConfig, LocalLLMConfig
 from planners.config import PlannerConfig
+from tools.errors import ConfigError
 from tools.toolset import ToolsConfig, VisualModelConfig, build_toolset
 
 
@@ -24,11 +28,17 @@ def test_an_explicit_tools_visual_is_kept():
     assert config.tools.visual == own
 
 
-def test_a_text_planner_or_a_local_llm_lends_nothing():
+def test_a_text_planner_lends_nothing():
     assert AgentConfig(planner=PlannerConfig(vision=False)).tools.visual is None
-    local = AgentConfig(planner=PlannerConfig(vision=True), local_llm=LocalLLMConfig())
-    assert local.tools.visual is None
-    assert AgentConfig.load(None, {"planner": {"vision": True}}, base=AgentConfig.lite_default()).tools.visual is None
+
+
+def test_the_embedded_planner_cannot_be_made_to_see():
+    """The local llama.cpp planner is started without an image projector: vision is refused
+    when the configuration is read, not by the server mid-run."""
+    with pytest.raises(ValidationError, match=r"the embedded planner \(qwen2.5-coder-1.5b\) reads text only"):
+        AgentConfig(planner=PlannerConfig(vision=True), local_llm=LocalLLMConfig())
+    with pytest.raises(ConfigError, match=r"^invalid config: \[planner\] vision needs a model that takes images"):
+        AgentConfig.load(None, {"planner": {"vision": True}}, base=AgentConfig.lite_default())
 
 
 def test_a_text_planner_can_be_given_eyes_through_tools_visual(tmp_path):
