@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 import click
 
-from agent.cli_options import CACHE_OPTIONS, PLANNER_OPTIONS, TOOL_OPTIONS, planner_overrides, with_options
+from agent.cli_options import CACHE_OPTIONS, PLANNER_OPTIONS, TOOL_OPTIONS, agent_config, with_options
 from tools.errors import InputError, MissingExtraError, VidagentError
 
 
@@ -234,20 +234,15 @@ def ask(video: Path, question: str, more_questions: tuple[str, ...], options: tu
         config_path, base_url, model, api_key_env, dialect, mode, script, vision, max_images, profile, max_steps,
         max_tool_calls, max_seconds, planning, trace_path, cache_dir, no_cache) -> None:
     """Ask QUESTION (and each -q QUESTION) about VIDEO and print the answers with their evidence."""
-    from agent.config import AgentConfig
     from agent.planner_source import PlannerSource
     from agent.video_agent import VideoAgent
     from tools.video import VideoReader
 
-    base = None if (config_path or base_url or script) else AgentConfig.lite_default()
-    config = AgentConfig.load(config_path, {
-        "": {"script": str(script) if script else None},
-        "planner": planner_overrides(base_url, model, api_key_env, dialect, mode, script, vision, max_images),
-        "tools": {"profile": profile},
-        "budgets": {"max_steps": max_steps, "max_tool_calls": max_tool_calls, "max_seconds": max_seconds},
-        "planning": {"style": planning},
-        "cache": {"dir": str(cache_dir) if cache_dir else None, "enabled": False if no_cache else None},
-    }, base=base)
+    config = agent_config(
+        config_path, base_url, model, api_key_env, dialect, mode, script, vision, max_images, profile, cache_dir,
+        no_cache, budgets={"max_steps": max_steps, "max_tool_calls": max_tool_calls, "max_seconds": max_seconds},
+        planning={"style": planning},
+    )
     if options and more_questions:
         raise click.UsageError("--option belongs to one multiple-choice question; ask the others in another command")
     reader = VideoReader.open(video)  # bad input fails here, before any planner or cache work

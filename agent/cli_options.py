@@ -1,6 +1,6 @@
 """Command-line options shared by every command that builds an agent (``vidagent ask``,
 ``vidagent serve``): where the planner is and which tools it gets. Their values feed
-``agent.config.AgentConfig`` overrides under the same names."""
+``agent.config.AgentConfig`` overrides under the same names (``agent_config``)."""
 
 from __future__ import annotations
 
@@ -26,13 +26,27 @@ PLANNER_OPTIONS = (
 )
 
 
-def planner_overrides(base_url, model, api_key_env, dialect, mode, script, vision, max_images) -> dict:
-    """The ``[planner]`` overrides the planner options give (None: not given, keep the config's)."""
+def agent_config(config_path, base_url, model, api_key_env, dialect, mode, script, vision, max_images, profile,
+                 cache_dir, no_cache, *, planner_factory: str | None = None, **sections: dict):
+    """The ``AgentConfig`` the planner, tool and cache options give (None: an option not given,
+    the config's value stays): the embedded lite default unless a config file, an endpoint, a
+    script or a planner factory is named. ``sections``: more overrides, section -> key -> value
+    (``vidagent ask``'s budgets and planning style)."""
+    from agent.config import AgentConfig
+
     planner = {"base_url": base_url, "model": model, "api_key_env": api_key_env, "dialect": dialect, "mode": mode,
                "vision": vision, "max_images": max_images}
     if base_url or script:
         planner["kind"] = "openai" if base_url else "scripted"
-    return planner
+    base = None if (config_path or base_url or script or planner_factory) else AgentConfig.lite_default()
+    return AgentConfig.load(config_path, {
+        "": {"script": str(script) if script else None},
+        "planner": planner,
+        "tools": {"profile": profile},
+        "cache": {"dir": str(cache_dir) if cache_dir else None, "enabled": False if no_cache else None},
+        **sections,
+    }, base=base)
+
 
 TOOL_OPTIONS = (
     click.option("--profile", default=None, help="tool profile: core, lite or full"),

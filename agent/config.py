@@ -127,8 +127,8 @@ class AgentConfig(BaseModel):
         if not isinstance(data, dict):
             return data
         planner, tools = _as_dict(data.get("planner")), _as_dict(data.get("tools"))
-        if not planner.get("vision") or planner.get("kind", "openai") != "openai" or data.get("local_llm") is not None:
-            return data
+        if not planner.get("vision") or planner.get("kind", "openai") != "openai":
+            return data  # (vision with the embedded planner is refused after validation)
         if tools.get("visual") is not None or planner.get("max_images", 8) == 0:
             return data
         defaults = PlannerConfig.model_fields

@@ -84,9 +84,14 @@ def image_source(planner: Planner, reader: VideoReader) -> ImageSource:
     if limits is None or not limits.enabled or limits.max_images <= 0:
         return lambda turn, history: ()
 
+    encoded: dict[int, ImagePart] = {}  # a retry or a forced answer shows the frames again
+
     def images(turn: int, history: tuple[HistoryStep, ...]) -> tuple[ImagePart, ...]:
         indices = choose_frames(history, limits.max_images, reader.meta.n_frames, reader.index_at)
-        return tuple(image_part(reader, i, limits) for i in indices)
+        for i in indices:
+            if i not in encoded:
+                encoded[i] = image_part(reader, i, limits)
+        return tuple(encoded[i] for i in indices)
 
     return images
 

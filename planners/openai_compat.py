@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from typing import Any
 
@@ -32,13 +31,13 @@ from planners.dialects import (
 )
 from planners.prompting import PromptSet, load_prompts, render_messages
 from tools.errors import ConfigError
+from tools.openai_http import auth_headers, error_text, one_line
 
 log = logging.getLogger(__name__)
 
 #: Statuses worth another attempt besides 5xx: request timeout and rate limiting.
 RETRYABLE_4XX = frozenset({408, 429})
 #: Longest server error text kept in a PlannerError message.
-MAX_ERROR_TEXT = 400
 
 
 def build_request(config: PlannerConfig, request: PlannerInput, prompts: PromptSet | None = None) -> dict:
@@ -66,7 +65,7 @@ def read_completion(data: dict, request: PlannerInput, config: PlannerConfig, se
         choice = data["choices"][0]
         message = choice["message"]
     except (KeyError, IndexError, TypeError):
-        raise PlannerError(f"the planner server's reply is not a chat completion: {_clip(json.dumps(data))}") from None
+        raise PlannerError(f"the planner server's reply is not a chat completion: {one_line(json.dumps(data))}") from None
     dialect = get_dialect(config.dialect, config.mode)
     usage = token_usage(data.get("usage"))
     model = data.get("model") or config.model
@@ -157,7 +156,7 @@ class OpenAICompatiblePlanner:
         self.prompts = load_prompts(config.prompt)
         self.name = f"{config.dialect}:{config.model or 'served-model'}"
         self.url = config.base_url.rstrip("/") + "/chat/completions"
-        self._headers = {"Authorization": f"Bearer {_api_key(config.api_key_env)}"} if config.api_key_env else {}
+        self._headers = auth_headers(config.api_key_env, "the planner's")
         self._owns_client = client is None
         self._client = client if client is not None else httpx.Client(timeout=config.timeout_s)
 
@@ -201,7 +200,7 @@ class OpenAICompatiblePlanner:
                 failure = f"no reply within {self.config.timeout_s:g} s"
                 continue
             except httpx.TransportError as exc:
-                failure = f"connection failed ({type(exc).__name__}: {_clip(str(exc)) or 'no detail'})"
+                failure = f"connection failed ({type(exc).__name__}: {one_line(str(exc)) or 'no detail'})"
                 continue
             if response.status_code >= 500 or response.status_code in RETRYABLE_4XX:
                 failure = f"HTTP {response.status_code}: {error_text(response)}"
@@ -214,26 +213,8 @@ class OpenAICompatiblePlanner:
             try:
                 return response.json()
             except ValueError:
-                raise PlannerError(f"{where} answered HTTP {response.status_code} with a body that is not JSON: {_clip(response.text)}") from None
+                raise PlannerError(f"{where} answered HTTP {response.status_code} with a body that is not JSON: {one_line(response.text)}") from None
         raise PlannerError(f"{where} gave no reply after {attempts} attempt(s); last: {failure}")
-
-
-def error_text(response: httpx.Response) -> str:
-    """The server's error message on one line: OpenAI's ``error.message``, FastAPI's ``detail``,
-    or the body itself."""
-    try:
-        body = response.json()
-    except ValueError:
-        return _clip(response.text) or response.reason_phrase
-    if isinstance(body, dict):
-        err = body.get("error")
-        if isinstance(err, dict) and err.get("message"):
-            return _clip(str(err["message"]))
-        for key in ("error", "detail", "message"):
-            if body.get(key):
-                value = body[key]
-                return _clip(value if isinstance(value, str) else json.dumps(value))
-    return _clip(json.dumps(body))
 
 
 def _image_note(body: dict) -> str:
@@ -251,15 +232,3 @@ def _image_note(body: dict) -> str:
         f" (the request carried {n} image(s); if the server takes fewer per prompt, lower [planner] max_images "
         "to its limit, e.g. vLLM's --limit-mm-per-prompt)"
     )
-
-
-def _api_key(env_var: str) -> str:
-    key = os.environ.get(env_var, "")
-    if not key:
-        raise ConfigError(f"the planner's api_key_env names {env_var}, which is not set in the environment")
-    return key
-
-
-def _clip(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= MAX_ERROR_TEXT else text[: MAX_ERROR_TEXT - 3] + "..."

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from agent.cli_options import CACHE_OPTIONS, PLANNER_OPTIONS, TOOL_OPTIONS, planner_overrides, with_options
+from agent.cli_options import CACHE_OPTIONS, PLANNER_OPTIONS, TOOL_OPTIONS, agent_config, with_options
 from server.settings import DEFAULT_PORT, TOKEN_ENV
 
 log = logging.getLogger(__name__)
@@ -50,8 +50,8 @@ def serve(host, port, video_roots, eval_roots, data_dir, token, max_upload_mb, m
         host=host, port=port, token=token or None, video_roots=tuple(video_roots), eval_roots=tuple(eval_roots),
         data_dir=data_dir or _default_data_dir(), max_upload_bytes=int(max_upload_mb * 2**20), max_active_runs=max_runs,
     )
-    planner = planner_overrides(base_url, model, api_key_env, dialect, mode, script, vision, max_images)
-    config = _agent_config(config_path, planner, script, planner_factory, profile, cache_dir, no_cache)
+    config = agent_config(config_path, base_url, model, api_key_env, dialect, mode, script, vision, max_images, profile,
+                          cache_dir, no_cache, planner_factory=planner_factory)
     store = Store(settings.data_dir / "server.sqlite")
     try:
         runs = RunManager(config, store, max_active=settings.max_active_runs, planner_factory=planner_factory)
@@ -70,21 +70,6 @@ def _default_data_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir("vidagent", appauthor=False)) / "server"
-
-
-def _agent_config(config_path, planner: dict, script, planner_factory, profile, cache_dir, no_cache):
-    """Configuration as ``vidagent ask`` builds it: the embedded lite default unless a config
-    file, an endpoint, a script or a planner factory is named. ``planner``: the ``[planner]``
-    overrides of the command line (``agent.cli_options.planner_overrides``)."""
-    from agent.config import AgentConfig
-
-    base = None if (config_path or planner.get("base_url") or script or planner_factory) else AgentConfig.lite_default()
-    return AgentConfig.load(config_path, {
-        "": {"script": str(script) if script else None},
-        "planner": planner,
-        "tools": {"profile": profile},
-        "cache": {"dir": str(cache_dir) if cache_dir else None, "enabled": False if no_cache else None},
-    }, base=base)
 
 
 def main(argv: list[str] | None = None) -> int:

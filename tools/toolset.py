@@ -9,7 +9,7 @@ derived tool is never shown to the planner without what it builds on.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -144,8 +144,7 @@ class ToolSet:
             raise ConfigError(
                 f"tools not in profile {self.profile!r}: {', '.join(sorted(missing))}" + (f" ({reasons})" if reasons else "")
             )
-        return ToolSet(self.profile, {n: self.backends[n] for n in names}, self.dropped, self.device, self.models,
-                       self.visual)
+        return replace(self, backends={n: self.backends[n] for n in names})
 
 
 def select_backends(
@@ -216,6 +215,6 @@ def build_toolset(config: ToolsConfig | str, registry: "ToolRegistry | None" = N
         from tools.recognition.backend import recognizer_backend
 
         backends["recognize_action"] = recognizer_backend(config.recognizers)
-    toolset = ToolSet(toolset.profile, backends, toolset.dropped, config.device, config.model_options(),
-                      config.visual)
+    toolset = replace(toolset, backends=backends, device=config.device, models=config.model_options(),
+                      visual=config.visual)
     return toolset.only(config.names) if config.names is not None else toolset

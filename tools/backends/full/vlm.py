@@ -12,8 +12,6 @@ different model must not answer from another's cache.
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from dataclasses import dataclass
 
@@ -23,12 +21,12 @@ from tools.capabilities import ASK_FRAMES, DESCRIBE_FRAMES, AskFramesArgs, Descr
 from tools.context import ToolContext
 from tools.errors import ConfigError, ToolRetry, VidagentError
 from tools.frame_images import EncodedImage, encode_jpeg
+from tools.openai_http import auth_headers, error_text
 from tools.registry import backend
 from tools.toolset import VisualModelConfig
 from tools.types import Evidence, Frame, ToolOutput
 
 BACKEND = "vlm"
-MAX_ERROR_TEXT = 300
 
 DESCRIBE_PROMPT = (
     "Describe what this frame shows in two or three sentences: the main people and objects, where they are "
@@ -57,7 +55,7 @@ class VisionChat:
     def __init__(self, config: VisualModelConfig):
         self.config = config
         self.url = config.base_url.rstrip("/") + "/chat/completions"
-        self.headers = {"Authorization": f"Bearer {_api_key(config.api_key_env)}"} if config.api_key_env else {}
+        self.headers = auth_headers(config.api_key_env, "[tools.visual]")
 
     @property
     def model_label(self) -> str:
@@ -90,7 +88,7 @@ class VisionChat:
             raise VisionServerError(f"{where} could not be reached ({type(exc).__name__}: {exc})") from None
         if response.status_code >= 400:
             raise VisionServerError(
-                f"{where} refused {len(frames)} frame(s) with HTTP {response.status_code}: {_error_text(response)}"
+                f"{where} refused {len(frames)} frame(s) with HTTP {response.status_code}: {error_text(response)}"
             )
         try:
             data = response.json()
@@ -152,23 +150,3 @@ def ask_frames(args: AskFramesArgs, ctx: ToolContext) -> ToolOutput:
     times = ", ".join(f"{f.time_s:.2f} s" for f in frames)
     evidence = [Evidence(time_s=f.time_s, frame_index=f.index, note="looked at") for f in frames]
     return ToolOutput(observation=f"looking at {times}: {_said(reply)}", evidence=evidence)
-
-
-def _api_key(env_var: str) -> str:
-    key = os.environ.get(env_var, "")
-    if not key:
-        raise ConfigError(f"[tools.visual] api_key_env names {env_var}, which is not set in the environment")
-    return key
-
-
-def _error_text(response: httpx.Response) -> str:
-    """The server's error message on one line (OpenAI's ``error.message`` when present)."""
-    try:
-        body = response.json()
-    except ValueError:
-        text = response.text
-    else:
-        err = body.get("error") if isinstance(body, dict) else None
-        text = err.get("message") if isinstance(err, dict) and err.get("message") else json.dumps(body)
-    text = " ".join(str(text).split())
-    return text if len(text) <= MAX_ERROR_TEXT else text[: MAX_ERROR_TEXT - 3] + "..."
